@@ -1,0 +1,407 @@
+import Foundation
+import TOMLKit
+
+/// sigctl's version, sent in the User-Agent and printed by `--version`.
+public let sigctlVersion = "0.1.0"
+
+/// `sigctl.toml`: where things live and how careful to be.
+public struct Settings: Sendable {
+    public var configDir: String
+    public var databaseDir = "/var/lib/clamav"
+    public var stateDir = "/var/lib/sigctl"
+    public var clamdConf = "/etc/clamav/clamd.conf"
+    /// nil: take the socket from clamd.conf. `.some(nil)`: "none", never talk to clamd.
+    public var clamdOverride: ClamdAddress?? = nil
+    public var sleep: ClosedRange<Int> = 30...600
+    public var keepGenerations = 3
+    public var connectTimeout = 30
+    public var stallTimeout = 60
+    public var maxFileSize: Int64 = 512 << 20
+    public var userAgent = "sigctl/\(sigctlVersion) (+https://github.com/sigctl/sigctl)"
+    public var proxy: String?
+    public var verifyMemoryLimit: Int64 = 4 << 30
+    public var verifyTimeout = 600
+    public var reloadTimeout = 180
+    public var maxConnectionsPerHost = 2
+
+    public init(configDir: String) { self.configDir = configDir }
+}
+
+public enum Integrity: String, Sendable, Codable, CaseIterable {
+    case gpg, sha256, md5, none
+}
+
+public enum Risk: String, Sendable, Codable, CaseIterable {
+    case low, medium, high
+}
+
+/// One database file a feed publishes.
+public struct FeedFile: Sendable {
+    public var name: String
+    public var risk: Risk = .low
+    public var enabled = true
+    /// A full URL when the file does not live at mirror + name.
+    public var url: String?
+    /// The mirror serves this file gzip-compressed.
+    public var gzip = false
+}
+
+/// One `feeds.d/*.toml` file.
+public struct Feed: Sendable {
+    public var name: String
+    public var source: String
+    public var enabled = true
+    public var mirrors: [String] = []
+    public var interval = 3600
+    public var integrity: Integrity = .none
+    public var gpgKeyURL: String?
+    public var gpgFingerprint: String?
+    public var files: [FeedFile] = []
+
+    public var enabledFiles: [FeedFile] { files.filter(\.enabled) }
+
+    /// The URL of `file` on `mirror`.
+    public func url(of file: FeedFile, mirror: String) -> String {
+        if let url = file.url { return url }
+        return mirror.hasSuffix("/") ? mirror + file.name : mirror + "/" + file.name
+    }
+}
+
+/// Everything sigctl read from its config directory.
+public struct Configuration: Sendable {
+    public var settings: Settings
+    public var feeds: [Feed]
+    public var clamd: ClamdConf
+    /// Problems that do not stop sigctl (unknown keys, suspicious values).
+    public var warnings: [String]
+
+    /// The clamd socket to use, or nil for "none".
+    public var clamdAddress: ClamdAddress? {
+        if let override = settings.clamdOverride { return override }
+        return clamd.address
+    }
+
+    public func feed(named name: String) -> Feed? { feeds.first { $0.name == name } }
+}
+
+/// The name of the file that holds the reload canary in the database directory.
+public let canaryFileName = "sigctl-canary.hdb"
+
+/// File extensions libclamav loads from a database directory.
+public let databaseExtensions: Set<String> = [
+    "db", "hdb", "hdu", "fp", "mdb", "mdu", "hsb", "hsu", "sfp", "msb", "msu", "ndb", "ndu", "ldb", "ldu",
+    "sdb", "zmd", "rmd", "pdb", "gdb", "wdb", "cbc", "ftm", "cfg", "cvd", "cld", "cud", "cdb", "cat", "crb",
+    "idb", "ioc", "yar", "yara", "pwdb", "ign", "ign2", "imp",
+]
+
+public func isDatabaseFile(_ name: String) -> Bool {
+    guard let dot = name.lastIndex(of: "."), !name.hasPrefix(".") else { return false }
+    return databaseExtensions.contains(name[name.index(after: dot)...].lowercased())
+}
+
+/// Reads and checks the config directory.
+public enum ConfigLoader {
+    /// The config directory: `--config`, else `SIGCTL_CONFIG`, else /etc/sigctl.
+    public static func directory(option: String?) -> String {
+        if let option, !option.isEmpty { return option }
+        if let env = ProcessInfo.processInfo.environment["SIGCTL_CONFIG"], !env.isEmpty { return env }
+        return "/etc/sigctl"
+    }
+
+    public static func load(directory: String) throws -> Configuration {
+        var warnings: [String] = []
+        let settingsPath = directory + "/sigctl.toml"
+        var settings = Settings(configDir: directory)
+        if FileManager.default.fileExists(atPath: settingsPath) {
+            let document = try Document(path: settingsPath)
+            try readSettings(document, into: &settings, warnings: &warnings)
+        } else if !Files.isDirectory(directory) {
+            throw ConfigError(file: directory, "the config directory does not exist; create it or pass --config DIR")
+        }
+
+        var feeds: [Feed] = []
+        let feedsDir = directory + "/feeds.d"
+        for entry in Files.list(feedsDir) where entry.hasSuffix(".toml") {
+            let document = try Document(path: feedsDir + "/" + entry)
+            let feed = try readFeed(document, defaultName: String(entry.dropLast(5)), warnings: &warnings)
+            if let other = feeds.first(where: { $0.name == feed.name }) {
+                throw ConfigError(file: document.path, line: document.line(of: "name"), key: "name",
+                                  "feed name '\(feed.name)' is already used by \(other.source)")
+            }
+            feeds.append(feed)
+        }
+        try checkFileNamesAreUnique(feeds)
+
+        var clamd: ClamdConf
+        if FileManager.default.fileExists(atPath: settings.clamdConf) {
+            clamd = try ClamdConf.read(settings.clamdConf)
+            if let dbdir = clamd.databaseDirectory,
+               URL(fileURLWithPath: dbdir).standardizedFileURL.path != URL(fileURLWithPath: settings.databaseDir).standardizedFileURL.path {
+                warnings.append("\(settings.clamdConf) has DatabaseDirectory \(dbdir) but sigctl installs into \(settings.databaseDir): clamd will not see sigctl's files; make them the same")
+            }
+        } else if settings.clamdOverride != nil {
+            clamd = ClamdConf(path: settings.clamdConf)
+            warnings.append("\(settings.clamdConf) does not exist: verifying with clamd's default load options")
+        } else {
+            throw ConfigError(file: settingsPath, key: "clamd_conf",
+                              "\(settings.clamdConf) does not exist; point clamd_conf at clamd's configuration, or set clamd = \"unix:/path\" or \"none\"")
+        }
+        return Configuration(settings: settings, feeds: feeds, clamd: clamd, warnings: warnings)
+    }
+
+    private static func checkFileNamesAreUnique(_ feeds: [Feed]) throws {
+        var owner: [String: String] = [:]
+        for feed in feeds where feed.enabled {
+            for file in feed.enabledFiles {
+                if let other = owner[file.name] {
+                    throw ConfigError(file: feed.source, key: "files",
+                                      "file \(file.name) is also delivered by feed '\(other)'; disable it in one of them")
+                }
+                owner[file.name] = feed.name
+            }
+        }
+    }
+
+    static let settingsKeys: Set<String> = [
+        "database_dir", "state_dir", "clamd_conf", "clamd", "sleep", "keep_generations", "connect_timeout",
+        "stall_timeout", "max_file_size", "user_agent", "proxy", "verify_memory_limit", "verify_timeout",
+        "reload_timeout", "max_connections_per_host",
+    ]
+
+    private static func readSettings(_ doc: Document, into settings: inout Settings, warnings: inout [String]) throws {
+        let table = doc.table
+        doc.warnUnknown(table, allowed: settingsKeys, warnings: &warnings)
+        if let v = try doc.path("database_dir", in: table) { settings.databaseDir = v }
+        if let v = try doc.path("state_dir", in: table) { settings.stateDir = v }
+        if let v = try doc.path("clamd_conf", in: table) { settings.clamdConf = v }
+        if let v = try doc.string("clamd", in: table) {
+            if v == "none" {
+                settings.clamdOverride = .some(nil)
+            } else if let address = ClamdAddress.parse(v) {
+                settings.clamdOverride = .some(address)
+            } else {
+                throw doc.error("clamd", "must be \"unix:/path\", \"tcp:host:port\" or \"none\", found \"\(v)\"")
+            }
+        }
+        if let v = try doc.string("sleep", in: table) {
+            guard let range = DurationParser.range(v) else {
+                throw doc.error("sleep", "must be a range such as \"30s-600s\", a duration, or \"0\"; found \"\(v)\"")
+            }
+            settings.sleep = range
+        }
+        if let v = try doc.int("keep_generations", in: table, range: 1...100) { settings.keepGenerations = v }
+        if let v = try doc.duration("connect_timeout", in: table) { settings.connectTimeout = max(1, v) }
+        if let v = try doc.duration("stall_timeout", in: table) { settings.stallTimeout = max(1, v) }
+        if let v = try doc.size("max_file_size", in: table) { settings.maxFileSize = v }
+        if let v = try doc.string("user_agent", in: table) { settings.userAgent = v }
+        if let v = try doc.string("proxy", in: table) { settings.proxy = v.isEmpty ? nil : v }
+        if let v = try doc.size("verify_memory_limit", in: table) { settings.verifyMemoryLimit = v }
+        if let v = try doc.duration("verify_timeout", in: table) { settings.verifyTimeout = max(1, v) }
+        if let v = try doc.duration("reload_timeout", in: table) { settings.reloadTimeout = max(1, v) }
+        if let v = try doc.int("max_connections_per_host", in: table, range: 1...8) { settings.maxConnectionsPerHost = v }
+    }
+
+    static let feedKeys: Set<String> = [
+        "name", "enabled", "mirrors", "interval", "integrity", "gpg_key_url", "gpg_fingerprint", "files",
+    ]
+    static let fileKeys: Set<String> = ["name", "risk", "enabled", "url", "compressed"]
+
+    private static func readFeed(_ doc: Document, defaultName: String, warnings: inout [String]) throws -> Feed {
+        let table = doc.table
+        doc.warnUnknown(table, allowed: feedKeys, warnings: &warnings)
+        var feed = Feed(name: defaultName, source: doc.path)
+        if let name = try doc.string("name", in: table) { feed.name = name }
+        guard !feed.name.isEmpty, feed.name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw doc.error("name", "feed names may hold only letters, digits, '-', '_' and '.'")
+        }
+        if let enabled = try doc.bool("enabled", in: table) { feed.enabled = enabled }
+        if let mirrors = try doc.strings("mirrors", in: table) { feed.mirrors = mirrors }
+        for mirror in feed.mirrors where !(mirror.hasPrefix("http://") || mirror.hasPrefix("https://")) {
+            throw doc.error("mirrors", "mirror \"\(mirror)\" must start with http:// or https://")
+        }
+        if let interval = try doc.duration("interval", in: table) { feed.interval = interval }
+        if let integrity = try doc.string("integrity", in: table) {
+            guard let value = Integrity(rawValue: integrity) else {
+                throw doc.error("integrity", "must be gpg, sha256, md5 or none; found \"\(integrity)\"")
+            }
+            feed.integrity = value
+        }
+        feed.gpgKeyURL = try doc.string("gpg_key_url", in: table)
+        if let fingerprint = try doc.string("gpg_fingerprint", in: table) {
+            let cleaned = fingerprint.replacingOccurrences(of: " ", with: "").uppercased()
+            guard cleaned.count == 40 || cleaned.count == 64, cleaned.allSatisfy(\.isHexDigit) else {
+                throw doc.error("gpg_fingerprint", "must be the key's full 40-hex-digit fingerprint")
+            }
+            feed.gpgFingerprint = cleaned
+        }
+        if feed.integrity == .gpg {
+            if feed.gpgKeyURL == nil { throw doc.error("integrity", "integrity = \"gpg\" needs gpg_key_url") }
+            if feed.gpgFingerprint == nil { throw doc.error("integrity", "integrity = \"gpg\" needs gpg_fingerprint") }
+        }
+
+        guard let filesValue = table["files"] else {
+            throw doc.error("files", "a feed needs at least one [[files]] entry")
+        }
+        guard let files = filesValue.array else { throw doc.error("files", "must be an array of [[files]] tables") }
+        for (index, value) in files.enumerated() {
+            guard let fileTable = value.table else { throw doc.error("files", "entry \(index + 1) is not a table") }
+            doc.warnUnknown(fileTable, allowed: fileKeys, warnings: &warnings, section: ("files", index))
+            let at = (table: "files", index: index)
+            guard let name = try doc.string("name", in: fileTable, section: at) else {
+                throw doc.error("files", "[[files]] entry \(index + 1) has no name")
+            }
+            guard !name.contains("/"), name != canaryFileName, isDatabaseFile(name) else {
+                throw doc.error("name", "\"\(name)\" is not a ClamAV database file name (it needs an extension such as .ndb, .hdb, .ldb)", section: at)
+            }
+            var file = FeedFile(name: name)
+            if let risk = try doc.string("risk", in: fileTable, section: at) {
+                guard let value = Risk(rawValue: risk) else {
+                    throw doc.error("risk", "must be low, medium or high; found \"\(risk)\"", section: at)
+                }
+                file.risk = value
+            }
+            if let enabled = try doc.bool("enabled", in: fileTable, section: at) { file.enabled = enabled }
+            if let url = try doc.string("url", in: fileTable, section: at) {
+                guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                    throw doc.error("url", "must start with http:// or https://", section: at)
+                }
+                file.url = url
+            }
+            if let compressed = try doc.string("compressed", in: fileTable, section: at) {
+                guard compressed == "gzip" || compressed == "none" else {
+                    throw doc.error("compressed", "must be \"gzip\" or \"none\"", section: at)
+                }
+                file.gzip = compressed == "gzip"
+            }
+            if feed.files.contains(where: { $0.name == name }) {
+                throw doc.error("name", "\(name) is listed twice", section: at)
+            }
+            feed.files.append(file)
+        }
+        if feed.mirrors.isEmpty && feed.files.contains(where: { $0.url == nil }) {
+            throw doc.error("mirrors", "a feed needs at least one mirror (or a url on every file)")
+        }
+        return feed
+    }
+}
+
+/// A parsed TOML file plus what is needed to name the line of a key in errors.
+struct Document {
+    let path: String
+    let table: TOMLTable
+    let lines: [Substring]
+
+    init(path: String) throws {
+        self.path = path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, "cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, "is not UTF-8 text")
+        }
+        lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            let line = error.source.begin.line
+            let key = line > 0 && line <= lines.count ? Document.key(onLine: lines[line - 1]) : nil
+            throw ConfigError(file: path, line: line, key: key, "is not valid TOML: \(error.description)")
+        }
+    }
+
+    private static func key(onLine line: Substring) -> String? {
+        guard let equals = line.firstIndex(of: "=") else { return nil }
+        let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+        return key.isEmpty || key.hasPrefix("[") ? nil : key
+    }
+
+    /// The 1-based line where `key` is assigned, optionally inside the `index`th `[[table]]`.
+    func line(of key: String, section: (table: String, index: Int)? = nil) -> Int? {
+        var currentSection: String? = nil
+        var sectionIndex = -1
+        for (number, raw) in lines.enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("[[") {
+                let name = line.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
+                currentSection = name
+                if let section, name == section.table { sectionIndex += 1 }
+                continue
+            }
+            if line.hasPrefix("[") { currentSection = line; continue }
+            guard Document.key(onLine: raw) == key else { continue }
+            if let section {
+                if currentSection == section.table && sectionIndex == section.index { return number + 1 }
+            } else if currentSection == nil {
+                return number + 1
+            }
+        }
+        return nil
+    }
+
+    func error(_ key: String, _ message: String, section: (table: String, index: Int)? = nil) -> ConfigError {
+        ConfigError(file: path, line: line(of: key, section: section), key: key, message)
+    }
+
+    func warnUnknown(_ table: TOMLTable, allowed: Set<String>, warnings: inout [String],
+                     section: (table: String, index: Int)? = nil) {
+        for key in table.keys.sorted() where !allowed.contains(key) {
+            let line = line(of: key, section: section).map { ":\($0)" } ?? ""
+            warnings.append("\(path)\(line): unknown key '\(key)' ignored")
+        }
+    }
+
+    func string(_ key: String, in table: TOMLTable, section: (table: String, index: Int)? = nil) throws -> String? {
+        guard let value = table[key] else { return nil }
+        guard let string = value.string else { throw error(key, "must be a string", section: section) }
+        return string
+    }
+
+    func path(_ key: String, in table: TOMLTable) throws -> String? {
+        guard let value = try string(key, in: table) else { return nil }
+        guard value.hasPrefix("/") else { throw error(key, "must be an absolute path, found \"\(value)\"") }
+        return value
+    }
+
+    func bool(_ key: String, in table: TOMLTable, section: (table: String, index: Int)? = nil) throws -> Bool? {
+        guard let value = table[key] else { return nil }
+        guard let bool = value.bool else { throw error(key, "must be true or false", section: section) }
+        return bool
+    }
+
+    func int(_ key: String, in table: TOMLTable, range: ClosedRange<Int>) throws -> Int? {
+        guard let value = table[key] else { return nil }
+        guard let int = value.int, range.contains(int) else {
+            throw error(key, "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return int
+    }
+
+    func strings(_ key: String, in table: TOMLTable) throws -> [String]? {
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else { throw error(key, "must be a list of strings") }
+        return try array.map { item in
+            guard let string = item.string else { throw error(key, "must be a list of strings") }
+            return string
+        }
+    }
+
+    /// A duration: "90s", "1h", "2d", or a whole number of seconds.
+    func duration(_ key: String, in table: TOMLTable) throws -> Int? {
+        guard let value = table[key] else { return nil }
+        if let int = value.int, int >= 0 { return int }
+        guard let text = value.string, let seconds = DurationParser.seconds(text) else {
+            throw error(key, "must be a duration such as \"90s\", \"15m\", \"1h\" or \"1d\"")
+        }
+        return seconds
+    }
+
+    /// A size: "512M", "2G", or a whole number of bytes.
+    func size(_ key: String, in table: TOMLTable) throws -> Int64? {
+        guard let value = table[key] else { return nil }
+        if let int = value.int, int > 0 { return Int64(int) }
+        guard let text = value.string, let bytes = DurationParser.bytes(text), bytes > 0 else {
+            throw error(key, "must be a size such as \"100M\" or \"2G\"")
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,183 @@
+import CClamAV
+import Foundation
+import Synchronization
+
+/// A libclamav call that returned something other than `CL_SUCCESS`.
+public struct ClamAVError: Error, CustomStringConvertible, Sendable {
+    /// The libclamav function that failed, e.g. `cl_load`.
+    public let function: String
+    /// The `cl_error_t` code.
+    public let code: Int32
+    /// `cl_strerror(code)`.
+    public let reason: String
+    /// Error and warning lines libclamav printed through `cl_set_clcb_msg` while the call ran.
+    public let messages: [String]
+
+    public var description: String {
+        var text = "\(function) failed: \(reason)"
+        if !messages.isEmpty { text += " (" + messages.joined(separator: "; ") + ")" }
+        return text
+    }
+}
+
+/// Load options in clamd's terms. Each flag corresponds to the clamd.conf
+/// directive of the same name and maps onto one `CL_DB_*` bit.
+public struct LoadOptions: Sendable, Equatable, Codable {
+    public var phishingSignatures = true
+    public var phishingScanURLs = true
+    public var bytecode = true
+    public var bytecodeUnsigned = false
+    public var detectPUA = false
+    public var officialDatabaseOnly = false
+
+    public init() {}
+
+    var clFlags: UInt32 {
+        var flags: UInt32 = 0
+        if phishingSignatures { flags |= SIGCTL_CL_DB_PHISHING }
+        if phishingScanURLs { flags |= SIGCTL_CL_DB_PHISHING_URLS }
+        if bytecode { flags |= SIGCTL_CL_DB_BYTECODE }
+        if bytecodeUnsigned { flags |= SIGCTL_CL_DB_BYTECODE_UNSIGNED }
+        if detectPUA { flags |= SIGCTL_CL_DB_PUA }
+        if officialDatabaseOnly { flags |= SIGCTL_CL_DB_OFFICIAL_ONLY }
+        return flags
+    }
+}
+
+/// Process-wide libclamav set-up and the message sink for `cl_set_clcb_msg`.
+public enum ClamAV {
+    private static let messages = Mutex<[String]>([])
+    private static let initialised: Result<Void, ClamAVError> = {
+        // The message callback must be installed before cl_init, or the
+        // file and line of load errors are lost.
+        cl_set_clcb_msg(ClamAV.messageCallback)
+        let rc = cl_init(SIGCTL_CL_INIT_DEFAULT)
+        if rc != CL_SUCCESS {
+            return .failure(ClamAVError(function: "cl_init", code: Int32(rc.rawValue),
+                                        reason: String(cString: cl_strerror(rc)), messages: []))
+        }
+        return .success(())
+    }()
+
+    /// Calls `cl_set_clcb_msg` and `cl_init` once per process.
+    public static func initialise() throws {
+        try initialised.get()
+    }
+
+    /// `cl_retver()`: the libclamav version string.
+    public static var version: String { String(cString: cl_retver()) }
+
+    /// The callback given to `cl_set_clcb_msg`. A static member, not a
+    /// top-level function, so it is not inferred to be main-actor isolated:
+    /// libclamav calls it from whatever thread runs the load.
+    static let messageCallback: clcb_msg = { severity, fullmsg, msg, _ in
+        guard severity == CL_MSG_ERROR || severity == CL_MSG_WARN else { return }
+        guard let msg else { return }
+        let line = String(cString: msg).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !line.isEmpty else { return }
+        let prefix = severity == CL_MSG_ERROR ? "error: " : "warning: "
+        ClamAV.messages.withLock { $0.append(prefix + line) }
+        _ = fullmsg
+    }
+
+    /// Returns and clears the messages collected since the last call.
+    static func drainMessages() -> [String] {
+        messages.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
+    }
+
+    static func check(_ rc: cl_error_t, _ function: String) throws {
+        let messages = drainMessages()
+        guard rc == CL_SUCCESS else {
+            throw ClamAVError(function: function, code: Int32(rc.rawValue),
+                              reason: String(cString: cl_strerror(rc)), messages: messages)
+        }
+    }
+
+    /// Hashes a buffer with `cl_hash_data` (libclamav's OpenSSL digests).
+    /// - Parameter algorithm: "md5", "sha1" or "sha256".
+    public static func hash(_ algorithm: String, _ data: Data) throws -> String {
+        try initialise()
+        var out = [UInt8](repeating: 0, count: 64)
+        var length: UInt32 = 0
+        let ok: Bool = data.withUnsafeBytes { raw in
+            out.withUnsafeMutableBufferPointer { buffer in
+                cl_hash_data(algorithm, raw.baseAddress, raw.count, buffer.baseAddress, &length) != nil
+            }
+        }
+        guard ok else {
+            throw ClamAVError(function: "cl_hash_data", code: -1, reason: "unsupported digest \(algorithm)", messages: [])
+        }
+        return out.prefix(Int(length)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Hashes a file by streaming it through `cl_hash_file_fd`.
+    public static func hashFile(_ algorithm: String, path: String) throws -> String {
+        try initialise()
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError.errno("open", path: path) }
+        defer { close(fd) }
+        var length: UInt32 = 0
+        guard let digest = cl_hash_file_fd(fd, algorithm, &length) else {
+            throw ClamAVError(function: "cl_hash_file_fd", code: -1, reason: "cannot hash \(path)", messages: [])
+        }
+        defer { free(digest) }
+        return UnsafeBufferPointer(start: digest, count: Int(length)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// One libclamav engine (`struct cl_engine`). Freed with `cl_engine_free` in `deinit`.
+/// Loading and compiling block for a long time: call them from a thread of
+/// your own or a child process, never from the Swift concurrency pool.
+public final class ClamEngine {
+    private let engine: OpaquePointer
+    public private(set) var signatures: UInt32 = 0
+
+    /// `cl_engine_new()`.
+    public init() throws {
+        try ClamAV.initialise()
+        guard let engine = cl_engine_new() else {
+            throw ClamAVError(function: "cl_engine_new", code: Int32(CL_EMEM.rawValue),
+                              reason: "cannot allocate an engine", messages: [])
+        }
+        self.engine = engine
+    }
+
+    deinit { cl_engine_free(engine) }
+
+    /// `cl_load(path, engine, &signo, flags)`: loads a file or every database in a directory.
+    /// Returns the number of signatures this call added.
+    @discardableResult
+    public func load(_ path: String, options: LoadOptions) throws -> UInt32 {
+        _ = ClamAV.drainMessages()
+        var count: UInt32 = 0
+        let rc = cl_load(path, engine, &count, options.clFlags)
+        try ClamAV.check(rc, "cl_load")
+        signatures += count
+        return count
+    }
+
+    /// `cl_engine_compile(engine)`: builds the matchers. PCRE and bytecode
+    /// errors surface only here, never in `cl_load`.
+    public func compile() throws {
+        _ = ClamAV.drainMessages()
+        try ClamAV.check(cl_engine_compile(engine), "cl_engine_compile")
+    }
+
+    /// Messages libclamav printed (warnings) during the last successful call.
+    public func takeWarnings() -> [String] { ClamAV.drainMessages() }
+
+    /// `cl_scanfile` with every parser on: returns the first signature name that matched, or nil.
+    public func scanFile(_ path: String) throws -> String? {
+        var options = cl_scan_options()
+        options.parse = ~UInt32(0)
+        var virname: UnsafePointer<CChar>? = nil
+        var scanned: UInt = 0
+        let rc = cl_scanfile(path, &virname, &scanned, engine, &options)
+        if rc == CL_VIRUS { return virname.map { String(cString: $0) } }
+        try ClamAV.check(rc, "cl_scanfile")
+        return nil
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+
+/// What the verification child found. Printed by the child as JSON on stdout.
+public struct VerifyReport: Codable, Sendable {
+    public var ok: Bool
+    /// "load", "compile", "canary", or "child" (the child crashed, was killed or timed out).
+    public var stage: String
+    public var signatures: Int
+    public var error: String?
+    /// libclamav's own error and warning lines (they name the file and line).
+    public var messages: [String]
+    public var loadSeconds: Double
+    public var compileSeconds: Double
+    /// Peak resident memory of the child, in KiB.
+    public var peakRSSKiB: Int
+    /// What the engine reported for the canary blob, when one was given.
+    public var canaryVerdict: String?
+
+    /// One line for the admin: the error plus libclamav's lines that say where.
+    public var summary: String {
+        var text = error ?? "failed"
+        let detail = messages.filter { $0.hasPrefix("error:") }.map { String($0.dropFirst(7)) }.prefix(3)
+        if !detail.isEmpty { text += " — libclamav: " + detail.joined(separator: "; ") }
+        return text
+    }
+}
+
+/// The code that runs inside the verification child (`sigctl __verify-set`).
+public enum VerifyChild {
+    /// Loads `directory` exactly as clamd would (`cl_load` with clamd.conf's flags),
+    /// compiles the engine, and scans the canary blob if one is given.
+    public static func run(directory: String, options: LoadOptions, memoryLimit: Int64,
+                           canaryBlob: String?, canaryName: String?) -> VerifyReport {
+        if memoryLimit > 0 {
+            var limit = rlimit(rlim_cur: rlim_t(memoryLimit), rlim_max: rlim_t(memoryLimit))
+            setrlimit(Int32(RLIMIT_AS.rawValue), &limit)
+        }
+        var report = VerifyReport(ok: false, stage: "load", signatures: 0, error: nil, messages: [],
+                                  loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
+        do {
+            let engine = try ClamEngine()
+            let loadStart = Date()
+            do {
+                try engine.load(directory, options: options)
+            } catch let error as ClamAVError {
+                report.loadSeconds = Date().timeIntervalSince(loadStart)
+                report.error = "libclamav could not load the set: \(error.reason)"
+                report.messages = Array(error.messages.prefix(50))
+                report.peakRSSKiB = peakRSS()
+                return report
+            }
+            report.loadSeconds = Date().timeIntervalSince(loadStart)
+            report.signatures = Int(engine.signatures)
+            report.messages = Array(engine.takeWarnings().prefix(50))
+            report.stage = "compile"
+            let compileStart = Date()
+            do {
+                try engine.compile()
+            } catch let error as ClamAVError {
+                report.compileSeconds = Date().timeIntervalSince(compileStart)
+                report.error = "libclamav could not compile the set: \(error.reason)"
+                report.messages += error.messages.prefix(50)
+                report.peakRSSKiB = peakRSS()
+                return report
+            }
+            report.compileSeconds = Date().timeIntervalSince(compileStart)
+            if let canaryBlob, let canaryName {
+                report.stage = "canary"
+                let verdict = try engine.scanFile(canaryBlob)
+                report.canaryVerdict = verdict
+                guard verdict == canaryName else {
+                    report.error = "the set loads, but the engine does not detect sigctl's canary (it reported \(verdict ?? "clean"))"
+                    report.peakRSSKiB = peakRSS()
+                    return report
+                }
+            }
+            report.ok = true
+        } catch {
+            report.error = "\(error)"
+        }
+        report.peakRSSKiB = peakRSS()
+        return report
+    }
+
+    static func peakRSS() -> Int {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return usage.ru_maxrss
+    }
+}
+
+/// Runs the verification child and turns whatever happens to it into a report.
+/// A crash, an out-of-memory kill or a time-out is a failed verification, never a crash of sigctl.
+public struct SetVerifier: Sendable {
+    public var executable: String
+    public var memoryLimit: Int64
+    public var timeout: Int
+    public var options: LoadOptions
+
+    public init(executable: String = SetVerifier.currentExecutable, memoryLimit: Int64, timeout: Int, options: LoadOptions) {
+        self.executable = executable
+        self.memoryLimit = memoryLimit
+        self.timeout = timeout
+        self.options = options
+    }
+
+    /// The path of the running binary (`/proc/self/exe`).
+    public static var currentExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    public func verify(directory: String, canary: Canary? = nil, scratch: String) -> VerifyReport {
+        var arguments = ["__verify-set", "--dir", directory, "--memory-limit", String(memoryLimit)]
+        let optionsJSON = (try? String(decoding: JSONEncoder().encode(options), as: UTF8.self)) ?? "{}"
+        arguments += ["--options", optionsJSON]
+        if let canary {
+            let blobPath = scratch + "/canary.bin"
+            do {
+                try Files.writeAtomically(canary.blob, to: blobPath, mode: 0o600)
+            } catch {
+                return failure("cannot write the canary sample: \(error)")
+            }
+            arguments += ["--canary-blob", blobPath, "--canary-name", canary.name]
+        }
+        let output = scratch + "/verify-output.json"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        FileManager.default.createFile(atPath: output, contents: nil)
+        guard let handle = FileHandle(forWritingAtPath: output) else { return failure("cannot create \(output)") }
+        defer { try? handle.close() }
+        process.standardOutput = handle
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        let done = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in done.signal() }
+        do {
+            try process.run()
+        } catch {
+            return failure("cannot start the verification child \(executable): \(error)")
+        }
+        if done.wait(timeout: .now() + .seconds(timeout)) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            done.wait()
+            return failure("verification did not finish within \(DurationParser.format(timeout)); raise verify_timeout if this host is slow")
+        }
+        let data = FileManager.default.contents(atPath: output) ?? Data()
+        if let report = try? JSONDecoder().decode(VerifyReport.self, from: data) { return report }
+        if process.terminationReason == .uncaughtSignal {
+            let signal = process.terminationStatus
+            let hint = signal == SIGKILL || signal == SIGSEGV || signal == SIGABRT
+                ? " (often out of memory: the limit is verify_memory_limit = \(memoryLimit >> 20) MiB)" : ""
+            return failure("libclamav crashed while loading the set (signal \(signal))\(hint)")
+        }
+        return failure("the verification child exited with status \(process.terminationStatus) and no report")
+    }
+
+    private func failure(_ message: String) -> VerifyReport {
+        VerifyReport(ok: false, stage: "child", signatures: 0, error: message, messages: [],
+                     loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
+    }
+}

@@ -1,0 +1,357 @@
+import Foundation
+import Synchronization
+
+/// A file that passed every pre-libclamav check.
+public struct DownloadedFile: Sendable {
+    public var path: String
+    public var etag: String?
+    public var lastModified: String?
+    public var mirror: String
+    public var sha256: String
+    public var size: Int64
+    public var signatures: Int
+}
+
+public enum FetchOutcome: Sendable {
+    /// The mirror answered 304: the installed version is current.
+    case unchanged(mirror: String)
+    case downloaded(DownloadedFile)
+    /// No mirror could deliver the file (network, HTTP errors, back-off).
+    case failed(String)
+    /// A mirror delivered it, but it failed a check (checksum, signature, content).
+    case rejected(String)
+}
+
+/// One file to fetch, with what sigctl remembers about it.
+public struct FetchJob: Sendable {
+    public var feed: Feed
+    public var file: FeedFile
+    public var previous: FileState?
+    /// Ignore stored validators and the count-collapse check.
+    public var force: Bool
+}
+
+/// Hosts' back-off state and connection slots, shared by all fetch threads.
+final class HostGate: Sendable {
+    struct Inner {
+        var backoffs: [String: HostBackoff]
+    }
+    let inner: Mutex<Inner>
+    let limit: Int
+
+    init(backoffs: [String: HostBackoff], limit: Int) {
+        inner = Mutex(Inner(backoffs: backoffs))
+        self.limit = limit
+    }
+
+    func backoff(_ host: String) -> HostBackoff? {
+        inner.withLock { state in
+            guard let entry = state.backoffs[host], entry.until > Date() else { return nil }
+            return entry
+        }
+    }
+
+    func recordBackoff(_ host: String, _ entry: HostBackoff) {
+        inner.withLock { $0.backoffs[host] = entry }
+    }
+
+    var backoffs: [String: HostBackoff] { inner.withLock { $0.backoffs } }
+}
+
+/// Hands out job indices so that at most `limit` jobs per host run at once.
+/// A job keeps its slot while it fails over to other mirrors.
+final class JobQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var pending: [Int]
+    private var active: [String: Int] = [:]
+    private let hosts: [String]
+    private let limit: Int
+
+    init(hosts: [String], limit: Int) {
+        self.hosts = hosts
+        self.limit = limit
+        pending = Array(hosts.indices)
+    }
+
+    /// The next job whose host has a free slot; waits while all are busy; nil when none are left.
+    func take() -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if pending.isEmpty { return nil }
+            if let position = pending.firstIndex(where: { active[hosts[$0], default: 0] < limit }) {
+                let index = pending.remove(at: position)
+                active[hosts[index], default: 0] += 1
+                return index
+            }
+            condition.wait()
+        }
+    }
+
+    func finish(_ index: Int) {
+        condition.lock()
+        active[hosts[index], default: 1] -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// Fetches feed files with libcurl on threads of its own (never the Swift
+/// concurrency pool), at most `maxConnectionsPerHost` at a time per host.
+public final class Fetcher: Sendable {
+    let settings: Settings
+    let gate: HostGate
+    let scratch: String
+    let gpg: GPGVerifier
+    let log: Log
+    let showProgress: Bool
+
+    public init(settings: Settings, backoffs: [String: HostBackoff], scratch: String, log: Log) {
+        self.settings = settings
+        self.gate = HostGate(backoffs: backoffs, limit: settings.maxConnectionsPerHost)
+        self.scratch = scratch
+        self.gpg = GPGVerifier(stateDir: settings.stateDir)
+        self.log = log
+        self.showProgress = Terminal.stderrIsTTY && log.level >= .normal
+    }
+
+    /// Back-offs after this run (the ones read from state plus new ones).
+    public var backoffs: [String: HostBackoff] { gate.backoffs }
+
+    /// "host:port" of a URL: the unit of back-off and connection limits.
+    public static func host(of url: String) -> String {
+        guard let components = URLComponents(string: url), let host = components.host?.lowercased() else { return url }
+        let port = components.port ?? (components.scheme == "https" ? 443 : 80)
+        return "\(host):\(port)"
+    }
+
+    /// Runs all jobs and returns their outcomes in the same order.
+    public func run(_ jobs: [FetchJob]) -> [FetchOutcome] {
+        let queue = JobQueue(hosts: jobs.map { Fetcher.host(of: $0.file.url ?? $0.feed.url(of: $0.file, mirror: $0.feed.mirrors.first ?? "")) },
+                             limit: gate.limit)
+        let results = Mutex<[Int: FetchOutcome]>([:])
+        let group = DispatchGroup()
+        for _ in 0..<max(1, min(jobs.count, 8)) {
+            group.enter()
+            let thread = Thread { [self] in
+                defer { group.leave() }
+                while let index = queue.take() {
+                    let outcome = self.fetch(jobs[index])
+                    results.withLock { $0[index] = outcome }
+                    queue.finish(index)
+                }
+            }
+            thread.start()
+        }
+        group.wait()
+        let collected = results.withLock { $0 }
+        return jobs.indices.map { collected[$0] ?? .failed("internal error: no result") }
+    }
+
+    /// Tries each mirror in order until one delivers a file that passes the checks.
+    func fetch(_ job: FetchJob) -> FetchOutcome {
+        let feed = job.feed, file = job.file
+        var failures: [String] = []
+        var rejections: [String] = []
+        let mirrors = file.url != nil ? [file.url!] : feed.mirrors
+        let directory = scratch + "/\(feed.name)"
+        try? Files.makeDirectory(directory)
+        let target = directory + "/" + file.name
+
+        if feed.integrity == .gpg, !gpg.hasKey(feed: feed.name) {
+            if let problem = fetchKey(feed) { return .failed(problem) }
+        }
+
+        for mirror in mirrors {
+            let url = file.url ?? feed.url(of: file, mirror: mirror)
+            let host = Fetcher.host(of: url)
+            if let backoff = gate.backoff(host) {
+                failures.append("\(host) asked sigctl to wait (HTTP \(backoff.status)) until \(Self.format(backoff.until))")
+                continue
+            }
+            var request = HTTPRequest(url: url, userAgent: settings.userAgent)
+            request.connectTimeout = settings.connectTimeout
+            request.stallTimeout = settings.stallTimeout
+            request.maxBytes = settings.maxFileSize
+            request.proxy = settings.proxy
+            if !job.force, let previous = job.previous, previous.mirror == mirror {
+                if let etag = previous.etag { request.headers.append("If-None-Match: \(etag)") }
+                if let lastModified = previous.lastModified { request.headers.append("If-Modified-Since: \(lastModified)") }
+            }
+            let response: HTTPResponse
+            do {
+                response = try download(request, to: target, label: "\(feed.name)/\(file.name)")
+            } catch let error as CurlError {
+                failures.append("\(url): \(error.message)")
+                continue
+            } catch {
+                failures.append("\(url): \(error)")
+                continue
+            }
+            switch response.status {
+            case 304:
+                unlink(target)
+                return .unchanged(mirror: mirror)
+            case 200:
+                break
+            case 429, 403:
+                unlink(target)
+                let seconds = Self.retryAfter(response.headers["retry-after"]) ?? (response.status == 429 ? 4 * 3600 : 24 * 3600)
+                let until = Date().addingTimeInterval(TimeInterval(seconds))
+                gate.recordBackoff(host, HostBackoff(until: until, status: response.status, since: Date(), url: url))
+                failures.append("\(url): HTTP \(response.status); sigctl sends nothing to \(host) until \(Self.format(until))")
+                continue
+            default:
+                unlink(target)
+                failures.append("\(url): HTTP \(response.status)")
+                continue
+            }
+            do {
+                let accepted = try checkDownload(job, path: target, mirror: mirror, url: url, response: response)
+                return .downloaded(accepted)
+            } catch let rejection as Rejection {
+                unlink(target)
+                rejections.append("\(url): \(rejection.reason)")
+                if mirror == mirrors.last || rejection.reason.contains("less than half") {
+                    return .rejected(rejections.joined(separator: "; ") + "; " + rejection.hint)
+                }
+            } catch {
+                unlink(target)
+                failures.append("\(url): \(error)")
+            }
+        }
+        if !rejections.isEmpty { return .rejected(rejections.joined(separator: "; ")) }
+        return .failed(failures.joined(separator: "; "))
+    }
+
+    /// Downloads one URL into `path`, showing progress on a terminal.
+    func download(_ request: HTTPRequest, to path: String, label: String) throws -> HTTPResponse {
+        unlink(path)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SystemError.errno("open", path: path) }
+        defer { close(fd) }
+        let curl = try CurlEasy()
+        let progress: ((Int64, Int64) -> Void)? = showProgress ? { [log] now, total in
+            let amount = total > 0 ? "\(now / 1024)/\(total / 1024) KiB" : "\(now / 1024) KiB"
+            log.progress("\r\u{1b}[K\(label): \(amount)")
+        } : nil
+        defer { if showProgress { log.progress("\r\u{1b}[K") } }
+        log.debug("GET \(request.url) \(request.headers.joined(separator: ", "))")
+        let response = try curl.perform(request, into: fd, progress: progress)
+        log.debug("\(request.url): HTTP \(response.status), \(response.bodyBytes) bytes")
+        return response
+    }
+
+    /// Integrity (sidecar or GPG), then content checks.
+    func checkDownload(_ job: FetchJob, path: String, mirror: String, url: String, response: HTTPResponse) throws -> DownloadedFile {
+        let feed = job.feed
+        let size = Files.size(path) ?? 0
+        if let length = response.headers["content-length"].flatMap(Int64.init), length != size, response.headers["content-encoding"] == nil {
+            throw Rejection("the download is truncated (\(size) of \(length) bytes)", hint: "the next run downloads it again")
+        }
+        switch feed.integrity {
+        case .none:
+            break
+        case .sha256, .md5:
+            let algorithm = feed.integrity.rawValue
+            let sidecarPath = path + "." + algorithm
+            let sidecarResponse: HTTPResponse
+            do {
+                var request = HTTPRequest(url: url + "." + algorithm, userAgent: settings.userAgent)
+                request.connectTimeout = settings.connectTimeout
+                request.stallTimeout = settings.stallTimeout
+                request.maxBytes = 64 << 10
+                request.proxy = settings.proxy
+                sidecarResponse = try download(request, to: sidecarPath, label: "\(feed.name)/\(job.file.name).\(algorithm)")
+            } catch {
+                throw Rejection("cannot fetch the \(algorithm) sidecar (\(error))", hint: "the next run tries again")
+            }
+            defer { unlink(sidecarPath) }
+            guard sidecarResponse.status == 200 else {
+                throw Rejection("the \(algorithm) sidecar \(url).\(algorithm) answered HTTP \(sidecarResponse.status)",
+                                hint: "the mirror may be mid-sync; or set integrity = \"none\" if the feed has no sidecars")
+            }
+            let expected = Sidecar.digest(from: FileManager.default.contents(atPath: sidecarPath) ?? Data(),
+                                          length: algorithm == "md5" ? 32 : 64)
+            guard let expected else {
+                throw Rejection("the \(algorithm) sidecar holds no \(algorithm) digest", hint: "the mirror serves a broken sidecar")
+            }
+            let actual = try ClamAV.hashFile(algorithm, path: path)
+            guard actual == expected else {
+                throw Rejection("bad \(algorithm) checksum (file \(actual), sidecar \(expected))",
+                                hint: "the download is corrupt or the mirror is out of sync; the installed version stays")
+            }
+        case .gpg:
+            let signaturePath = path + ".sig"
+            defer { unlink(signaturePath) }
+            var request = HTTPRequest(url: url + ".sig", userAgent: settings.userAgent)
+            request.connectTimeout = settings.connectTimeout
+            request.stallTimeout = settings.stallTimeout
+            request.maxBytes = 64 << 10
+            request.proxy = settings.proxy
+            let sigResponse: HTTPResponse
+            do {
+                sigResponse = try download(request, to: signaturePath, label: "\(feed.name)/\(job.file.name).sig")
+            } catch {
+                throw Rejection("cannot fetch the GPG signature (\(error))", hint: "the next run tries again")
+            }
+            guard sigResponse.status == 200 else {
+                throw Rejection("the GPG signature \(url).sig answered HTTP \(sigResponse.status)", hint: "the mirror may be mid-sync")
+            }
+            try gpg.verify(feed: feed.name, file: path, signature: signaturePath, fingerprint: feed.gpgFingerprint ?? "")
+        }
+        if job.file.gzip { try ContentChecks.gunzip(path) }
+        let signatures = try ContentChecks.check(path: path, name: job.file.name, contentType: response.headers["content-type"])
+        try ContentChecks.checkCollapse(new: signatures, installed: job.previous?.signatures, force: job.force)
+        return DownloadedFile(path: path, etag: response.headers["etag"], lastModified: response.headers["last-modified"],
+                              mirror: mirror, sha256: try ClamAV.hashFile("sha256", path: path),
+                              size: Files.size(path) ?? 0, signatures: signatures)
+    }
+
+    /// Downloads and imports the feed's signing key; returns a problem or nil.
+    private func fetchKey(_ feed: Feed) -> String? {
+        guard let keyURL = feed.gpgKeyURL, let fingerprint = feed.gpgFingerprint else {
+            return "integrity = \"gpg\" but no key is configured"
+        }
+        let host = Fetcher.host(of: keyURL)
+        if let backoff = gate.backoff(host) {
+            return "cannot fetch the signing key: \(host) asked sigctl to wait until \(Self.format(backoff.until))"
+        }
+        let path = scratch + "/\(feed.name).key"
+        var request = HTTPRequest(url: keyURL, userAgent: settings.userAgent)
+        request.connectTimeout = settings.connectTimeout
+        request.stallTimeout = settings.stallTimeout
+        request.maxBytes = 1 << 20
+        request.proxy = settings.proxy
+        do {
+            let response = try download(request, to: path, label: "\(feed.name) key")
+            defer { unlink(path) }
+            guard response.status == 200 else { return "cannot fetch the signing key \(keyURL): HTTP \(response.status)" }
+            try gpg.importKey(feed: feed.name, keyFile: path, fingerprint: fingerprint)
+            log.info("\(feed.name): imported signing key \(fingerprint) from \(keyURL)")
+            return nil
+        } catch let rejection as Rejection {
+            return "\(rejection.reason); \(rejection.hint)"
+        } catch {
+            return "cannot fetch the signing key \(keyURL): \(error)"
+        }
+    }
+
+    /// Retry-After as seconds: a number, or an HTTP date.
+    static func retryAfter(_ value: String?) -> Int? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let seconds = Int(value) { return max(0, seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return max(0, Int(date.timeIntervalSinceNow.rounded(.up)))
+    }
+
+    static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}

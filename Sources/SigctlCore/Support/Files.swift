@@ -1,0 +1,130 @@
+import Foundation
+
+/// File helpers with the durability and atomicity sigctl relies on.
+public enum Files {
+    /// Writes `data` to `path` so that readers see either the old or the new
+    /// content: write a temporary file beside it, fsync, rename, fsync the directory.
+    public static func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let temp = directory + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SystemError.errno("open", path: temp) }
+        do {
+            try data.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw SystemError.errno("write", path: temp)
+                    }
+                    offset += n
+                }
+            }
+            guard fsync(fd) == 0 else { throw SystemError.errno("fsync", path: temp) }
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        guard rename(temp, path) == 0 else {
+            let error = SystemError.errno("rename", path: path)
+            unlink(temp)
+            throw error
+        }
+        syncDirectory(directory)
+    }
+
+    /// fsync on a directory, so that renames in it survive a crash.
+    public static func syncDirectory(_ directory: String) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    /// fsync on a file by path.
+    public static func syncFile(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError.errno("open", path: path) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw SystemError.errno("fsync", path: path) }
+    }
+
+    /// Creates a directory and its parents.
+    public static func makeDirectory(_ path: String, mode: Int = 0o755) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: mode])
+    }
+
+    /// Removes a file or a directory tree; a missing path is not an error.
+    public static func remove(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// Hard-links `source` to `destination`, copying when the two are on different file systems.
+    /// Returns true when it linked.
+    @discardableResult
+    public static func linkOrCopy(_ source: String, to destination: String) throws -> Bool {
+        if link(source, destination) == 0 { return true }
+        let linkErrno = errno
+        guard linkErrno == EXDEV || linkErrno == EPERM || linkErrno == EMLINK else {
+            throw SystemError(call: "link", path: destination, code: linkErrno)
+        }
+        try copy(source, to: destination)
+        return false
+    }
+
+    /// Copies a file's bytes and fsyncs the copy.
+    public static func copy(_ source: String, to destination: String, mode: mode_t = 0o644) throws {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw SystemError.errno("open", path: source) }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard output >= 0 else { throw SystemError.errno("open", path: destination) }
+        defer { close(output) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError.errno("read", path: source)
+            }
+            if n == 0 { break }
+            var offset = 0
+            while offset < n {
+                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + offset, n - offset) }
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemError.errno("write", path: destination)
+                }
+                offset += w
+            }
+        }
+        guard fsync(output) == 0 else { throw SystemError.errno("fsync", path: destination) }
+    }
+
+    /// Names of the entries of a directory, sorted; empty when it does not exist.
+    public static func list(_ directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+    }
+
+    /// Size of a file in bytes.
+    public static func size(_ path: String) -> Int64? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int64(st.st_size)
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+}

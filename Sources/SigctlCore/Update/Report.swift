@@ -1,0 +1,57 @@
+import Foundation
+
+public enum ItemStatus: String, Codable, Sendable {
+    case updated, unchanged, not_due, failed, rejected, removed
+
+    /// Precedence when summing up a feed: the worst file decides.
+    var weight: Int {
+        switch self {
+        case .failed: return 5
+        case .rejected: return 4
+        case .updated, .removed: return 3
+        case .unchanged: return 2
+        case .not_due: return 1
+        }
+    }
+}
+
+public struct FileReport: Codable, Sendable {
+    public var name: String
+    public var status: ItemStatus
+    public var signatures: Int?
+    public var previousSignatures: Int?
+    public var size: Int64?
+    public var mirror: String?
+    public var message: String?
+}
+
+public struct FeedReport: Codable, Sendable {
+    public var name: String
+    public var status: ItemStatus
+    public var message: String?
+    public var files: [FileReport]
+}
+
+public struct ReloadReport: Codable, Sendable {
+    /// confirmed | unreachable | not_confirmed | rolled_back | skipped | not_needed
+    public var result: String
+    public var seconds: Double?
+    public var canary: String?
+    public var message: String?
+}
+
+/// Everything one `sigctl update` did; `--json` prints it as is.
+public struct UpdateReport: Codable, Sendable {
+    public var feeds: [FeedReport] = []
+    public var installed = false
+    public var generation: Int?
+    public var signatures: Int?
+    public var reload = ReloadReport(result: "not_needed")
+    public var exitCode: Int32 = 0
+    /// Seconds spent in each phase: fetch, verify, install, reload.
+    public var phases: [String: Double] = [:]
+    public var warnings: [String] = []
+    public var errors: [String] = []
+
+    public init() {}
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+public struct StatusFile: Codable, Sendable {
+    public var name: String
+    public var risk: String
+    public var enabled: Bool
+    public var installed: Bool
+    public var signatures: Int?
+    public var size: Int64?
+    public var lastChange: Date?
+    public var lastError: String?
+}
+
+public struct StatusFeed: Codable, Sendable {
+    public var name: String
+    public var enabled: Bool
+    public var interval: Int
+    public var lastCheck: Date?
+    public var lastChange: Date?
+    public var nextCheck: Date?
+    public var backoff: [String]
+    public var lastError: String?
+    public var files: [StatusFile]
+}
+
+public struct StatusLive: Codable, Sendable {
+    public var generation: Int
+    public var installedAt: Date
+    public var signatures: Int
+    public var confirmed: Bool
+    public var confirmedAt: Date?
+    public var canary: String
+    /// Whether clamd serves this set's canary right now (nil: not asked).
+    public var clamdServesItNow: Bool?
+}
+
+public struct StatusReport: Codable, Sendable {
+    public var databaseDir: String
+    public var stateDir: String
+    public var clamd: String
+    public var clamdVersion: String?
+    public var clamdError: String?
+    public var live: StatusLive?
+    public var generations: [Int]
+    public var feeds: [StatusFeed]
+    public var lastRun: Date?
+    public var lastResult: String?
+    public var warnings: [String]
+
+    /// Reads state (no lock: status is read-only) and asks clamd whether it serves the live canary.
+    public static func gather(config: Configuration, log: Log) throws -> StatusReport {
+        let store = StateStore(directory: config.settings.stateDir)
+        let state = try store.load()
+        let manager = SetManager(config: config, log: log)
+        var report = StatusReport(databaseDir: config.settings.databaseDir, stateDir: config.settings.stateDir,
+                                  clamd: config.clamdAddress.map { "\($0)" } ?? "none", live: nil,
+                                  generations: manager.generations.all().map(\.id), feeds: [],
+                                  lastRun: state.lastRun, lastResult: state.lastResult, warnings: manager.clamdWarnings())
+        if let address = config.clamdAddress {
+            let client = ClamdClient(address: address, timeout: 10)
+            do {
+                report.clamdVersion = try client.version()
+            } catch {
+                report.clamdError = "\(error)"
+            }
+        }
+        if let live = state.live {
+            var entry = StatusLive(generation: live.generation, installedAt: live.installedAt, signatures: live.signatures,
+                                   confirmed: live.confirmed, confirmedAt: live.confirmedAt, canary: live.canaryName)
+            if report.clamdVersion != nil, let prover = manager.prover, let canary = manager.liveCanary(live) {
+                entry.clamdServesItNow = try? prover.serves(canary)
+            }
+            report.live = entry
+        }
+        let now = Date()
+        for feed in config.feeds {
+            let feedState = state.feeds[feed.name]
+            let backoff = Set(feed.mirrors.map(Fetcher.host(of:))).sorted().compactMap { host in
+                state.backoff(forHost: host, now: now).map { "\(host) until \(Fetcher.format($0.until)) (HTTP \($0.status))" }
+            }
+            let files = feed.files.map { file in
+                let fileState = feedState?.files[file.name]
+                return StatusFile(name: file.name, risk: file.risk.rawValue, enabled: file.enabled,
+                                  installed: state.live?.owned.contains(file.name) ?? false,
+                                  signatures: fileState?.signatures, size: fileState?.size,
+                                  lastChange: fileState?.lastChange, lastError: fileState?.lastError)
+            }
+            report.feeds.append(StatusFeed(name: feed.name, enabled: feed.enabled, interval: feed.interval,
+                                           lastCheck: feedState?.lastCheck, lastChange: feedState?.lastChange,
+                                           nextCheck: feed.enabled ? feedState?.lastCheck?.addingTimeInterval(TimeInterval(feed.interval)) : nil,
+                                           backoff: backoff, lastError: feedState?.lastError, files: files))
+        }
+        return report
+    }
+}

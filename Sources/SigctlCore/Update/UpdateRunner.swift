@@ -1,0 +1,416 @@
+import Foundation
+
+public struct UpdateOptions: Sendable {
+    /// Only these feeds (and ignore their interval). Empty: every enabled feed that is due.
+    public var feeds: [String] = []
+    /// Accept count collapses and ignore stored validators.
+    public var force = false
+    /// Seconds to wait after taking the lock, before any request.
+    public var sleepSeconds = 0
+
+    public init() {}
+}
+
+/// `sigctl update`: lock, sleep, fetch, check, build a candidate, verify, install,
+/// reload and prove, record, report.
+public final class UpdateRunner {
+    let config: Configuration
+    let log: Log
+    let options: UpdateOptions
+    let manager: SetManager
+    let store: StateStore
+    var state = State()
+    var report = UpdateReport()
+    let now = Date()
+
+    public init(config: Configuration, log: Log, options: UpdateOptions, executable: String = SetVerifier.currentExecutable) {
+        self.config = config
+        self.log = log
+        self.options = options
+        self.manager = SetManager(config: config, log: log, executable: executable)
+        self.store = StateStore(directory: config.settings.stateDir)
+    }
+
+    /// An accepted download, on its way into a candidate.
+    struct NewFile {
+        var feed: String
+        var file: FeedFile
+        var download: DownloadedFile
+        var previous: FileState?
+    }
+
+    public func run() throws -> UpdateReport {
+        for name in options.feeds where config.feed(named: name) == nil {
+            throw CommandError("there is no feed named '\(name)'", hint: "`sigctl feeds` lists them", exit: .usage)
+        }
+        if config.clamd.loadOptions.officialDatabaseOnly && config.feeds.contains(where: \.enabled) {
+            throw CommandError("\(config.clamd.path) has OfficialDatabaseOnly yes: clamd ignores every third-party database and sigctl's canary",
+                               hint: "set OfficialDatabaseOnly no, or disable the third-party feeds", exit: .config)
+        }
+        let lock = try RunLock(stateDir: config.settings.stateDir)
+        defer { withExtendedLifetime(lock) {} }
+        try manager.prepare()
+        state = try store.load()
+        if let recovered = try manager.installer.recover() {
+            log.warning("finished installing set \(recovered.generation), which an interrupted run had left half-done")
+            state.live = recovered
+            try store.save(state)
+        }
+        if options.sleepSeconds > 0 {
+            log.info("waiting \(options.sleepSeconds)s before contacting mirrors (sleep setting)")
+            Thread.sleep(forTimeInterval: TimeInterval(options.sleepSeconds))
+        }
+
+        let fetchStart = Date()
+        let (jobs, notDue) = plan()
+        let fetcher = Fetcher(settings: config.settings, backoffs: state.hosts, scratch: manager.staging + "/downloads", log: log)
+        let outcomes = fetcher.run(jobs)
+        state.hosts = fetcher.backoffs.filter { $0.value.until > now }
+        report.phases["fetch"] = Date().timeIntervalSince(fetchStart)
+
+        var fileReports: [String: [FileReport]] = [:]
+        var feedMessages: [String: String] = notDue
+        var newFiles: [NewFile] = []
+        for (job, outcome) in zip(jobs, outcomes) {
+            let feed = job.feed.name, name = job.file.name
+            var entry = FileReport(name: name, status: .unchanged, signatures: job.previous?.signatures,
+                                   previousSignatures: job.previous?.signatures, size: job.previous?.size)
+            switch outcome {
+            case .unchanged(let mirror):
+                entry.mirror = mirror
+            case .downloaded(let download):
+                if let previous = job.previous, previous.sha256 == download.sha256, isInstalled(name) {
+                    // Same bytes under new validators: remember them, install nothing.
+                    update(feed: feed, file: name) { $0.etag = download.etag; $0.lastModified = download.lastModified; $0.mirror = download.mirror }
+                    entry.mirror = download.mirror
+                } else {
+                    newFiles.append(NewFile(feed: feed, file: job.file, download: download, previous: job.previous))
+                    entry.status = .updated
+                    entry.signatures = download.signatures
+                    entry.size = download.size
+                    entry.mirror = download.mirror
+                }
+            case .failed(let message):
+                entry.status = .failed
+                entry.message = message
+            case .rejected(let message):
+                entry.status = .rejected
+                entry.message = message
+            }
+            fileReports[feed, default: []].append(entry)
+            update(feed: feed) { $0.lastCheck = self.now }
+        }
+
+        let drops = filesToDrop()
+        var installedNew: [NewFile] = []
+        if !newFiles.isEmpty || !drops.isEmpty {
+            installedNew = try installChanges(newFiles, drops: drops, fileReports: &fileReports, feedMessages: &feedMessages)
+        } else if let live = state.live, !live.confirmed {
+            confirmPending(live)
+        }
+
+        for item in installedNew {
+            update(feed: item.feed, file: item.file.name) {
+                $0.etag = item.download.etag
+                $0.lastModified = item.download.lastModified
+                $0.mirror = item.download.mirror
+                $0.sha256 = item.download.sha256
+                $0.size = item.download.size
+                $0.signatures = item.download.signatures
+                $0.lastChange = self.now
+                $0.lastError = nil
+            }
+            update(feed: item.feed) { $0.lastChange = self.now }
+        }
+        for name in drops.keys { state.feeds[drops[name]!]?.files[name] = nil }
+
+        assemble(fileReports: fileReports, feedMessages: feedMessages, drops: drops)
+        state.lastRun = now
+        report.exitCode = exitStatus().rawValue
+        state.lastResult = report.exitCode == 0 ? "ok" : "exit \(report.exitCode)"
+        manager.prune(state: state)
+        try store.save(state)
+        return report
+    }
+
+    // MARK: planning
+
+    /// Which files to fetch now, and why the other enabled feeds are not fetched.
+    func plan() -> ([FetchJob], [String: String]) {
+        var jobs: [FetchJob] = []
+        var notDue: [String: String] = [:]
+        let selected = options.feeds.isEmpty ? config.feeds.filter(\.enabled) : config.feeds.filter { options.feeds.contains($0.name) }
+        for feed in selected {
+            let feedState = state.feeds[feed.name]
+            if options.feeds.isEmpty, let last = feedState?.lastCheck, now.timeIntervalSince(last) < TimeInterval(feed.interval) {
+                let next = last.addingTimeInterval(TimeInterval(feed.interval))
+                notDue[feed.name] = "next check after \(Fetcher.format(next)) (interval \(DurationParser.format(feed.interval)))"
+                continue
+            }
+            let hosts = feed.mirrors.map(Fetcher.host(of:))
+            let waiting = hosts.compactMap { state.backoff(forHost: $0, now: now) }
+            if !hosts.isEmpty, waiting.count == hosts.count {
+                let until = waiting.map(\.until).min()!
+                notDue[feed.name] = "every mirror asked sigctl to wait (HTTP \(waiting[0].status)); next request after \(Fetcher.format(until))"
+                continue
+            }
+            for file in feed.enabledFiles {
+                // Validators are only worth sending for a file that is actually installed.
+                let previous = feedState?.files[file.name]
+                let usable = isInstalled(file.name) ? previous : previous.map { var p = $0; p.etag = nil; p.lastModified = nil; return p }
+                jobs.append(FetchJob(feed: feed, file: file, previous: usable, force: options.force))
+            }
+        }
+        return (jobs, notDue)
+    }
+
+    func isInstalled(_ name: String) -> Bool {
+        (state.live?.owned.contains(name) ?? false) && Files.exists(config.settings.databaseDir + "/" + name)
+    }
+
+    /// sigctl-owned files that no enabled feed delivers any more (name → feed).
+    func filesToDrop() -> [String: String] {
+        guard let live = state.live, let manifest = manager.generations.manifest(live.generation) else { return [:] }
+        var wanted: Set<String> = []
+        for feed in config.feeds where feed.enabled { wanted.formUnion(feed.enabledFiles.map(\.name)) }
+        var drops: [String: String] = [:]
+        for (name, file) in manifest.files where !wanted.contains(name) { drops[name] = file.feed }
+        return drops
+    }
+
+    // MARK: candidate, verify, install, reload
+
+    /// Verifies the new files with the live set, drops the feeds that break it,
+    /// installs the rest and proves the reload. Returns the files that went live.
+    func installChanges(_ candidates: [NewFile], drops: [String: String],
+                        fileReports: inout [String: [FileReport]], feedMessages: inout [String: String]) throws -> [NewFile] {
+        var accepted = candidates
+        let generation = state.nextGeneration
+        state.nextGeneration += 1
+        let canary = try Canary.make(generation: generation)
+        let verifyStart = Date()
+        var verified = verifyCandidate(accepted, drops: drops, canary: canary, label: "all")
+        if !verified.ok {
+            let blamed = attribute(accepted, canary: canary, failure: verified)
+            for (feed, reason) in blamed { reject(feed: feed, reason: reason, in: &fileReports, among: accepted) }
+            accepted.removeAll { blamed[$0.feed] != nil }
+            if !accepted.isEmpty || !drops.isEmpty {
+                verified = verifyCandidate(accepted, drops: drops, canary: canary, label: "rest")
+                if !verified.ok {
+                    let reason = "the remaining set does not load either: \(verified.summary)"
+                    for feed in Set(accepted.map(\.feed)) { reject(feed: feed, reason: reason, in: &fileReports, among: accepted) }
+                    accepted = []
+                }
+            }
+            if accepted.isEmpty && (drops.isEmpty || !verified.ok) {
+                report.phases["verify"] = Date().timeIntervalSince(verifyStart)
+                return []
+            }
+        }
+        report.phases["verify"] = Date().timeIntervalSince(verifyStart)
+
+        // The new generation: every sigctl-owned feed file in the new set.
+        let installStart = Date()
+        let previousManifest = state.live.flatMap { manager.generations.manifest($0.generation) }
+        var sources: [String: String] = [:]
+        var files: [String: GenerationFile] = [:]
+        for (name, file) in previousManifest?.files ?? [:] where drops[name] == nil {
+            let kept = manager.generations.directory(previousManifest!.id) + "/" + name
+            sources[name] = Files.exists(kept) ? kept : config.settings.databaseDir + "/" + name
+            files[name] = file
+        }
+        for item in accepted {
+            sources[item.file.name] = item.download.path
+            files[item.file.name] = GenerationFile(feed: item.feed, sha256: item.download.sha256,
+                                                   size: item.download.size, signatures: item.download.signatures)
+        }
+        let manifest = GenerationManifest(id: generation, created: now, reason: "update", files: files,
+                                          loadedSignatures: verified.signatures)
+        try manager.generations.create(manifest, sources: sources)
+        let genDir = manager.generations.directory(generation)
+        let previousLive = state.live
+        let live = try manager.activate(generation: generation,
+                                        files: Dictionary(uniqueKeysWithValues: files.keys.map { ($0, genDir + "/" + $0) }),
+                                        canary: canary, signatures: verified.signatures, state: &state, store: store)
+        report.phases["install"] = Date().timeIntervalSince(installStart)
+        report.installed = true
+        report.generation = live.generation
+        report.signatures = verified.signatures
+        report.warnings += manager.clamdWarnings()
+
+        let reloadStart = Date()
+        let outcome = manager.reload(canary, state: &state, store: store)
+        report.phases["reload"] = Date().timeIntervalSince(reloadStart)
+        switch outcome {
+        case .confirmed(let seconds):
+            report.reload = ReloadReport(result: "confirmed", seconds: seconds, canary: canary.name)
+        case .skipped:
+            report.reload = ReloadReport(result: "skipped", canary: canary.name, message: "clamd = \"none\": no reload sent")
+        case .unreachable(let message):
+            report.reload = ReloadReport(result: "unreachable", canary: canary.name,
+                                         message: "\(message); the new set stays installed, clamd loads it when it starts, and the next run confirms it")
+            report.errors.append("clamd did not confirm the reload: \(report.reload.message!)")
+        case .notConfirmed(let last):
+            let restored = restore(previousLive)
+            report.reload = ReloadReport(result: "rolled_back", canary: canary.name,
+                                         message: "clamd answered but did not show the new canary within \(config.settings.reloadTimeout)s (\(last)); \(restored)")
+            report.errors.append("clamd did not load the new set: \(report.reload.message!); check clamd's log")
+            return []
+        }
+        return accepted
+    }
+
+    func verifyCandidate(_ files: [NewFile], drops: [String: String], canary: Canary, label: String) -> VerifyReport {
+        do {
+            let dir = try manager.buildCandidate(label: label,
+                                                 replacing: Dictionary(uniqueKeysWithValues: files.map { ($0.file.name, $0.download.path) }),
+                                                 dropping: Set(drops.keys), canary: canary)
+            defer { Files.remove(dir) }
+            return manager.verify(dir, canary: canary)
+        } catch {
+            return VerifyReport(ok: false, stage: "child", signatures: 0, error: "cannot build the candidate set: \(error)",
+                                messages: [], loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
+        }
+    }
+
+    /// Finds the feeds whose new files break the set: each feed's files are tried alone
+    /// on top of the live set. If the live set fails on its own, or no single feed fails,
+    /// every feed with new files is blamed with the reason.
+    func attribute(_ files: [NewFile], canary: Canary, failure: VerifyReport) -> [String: String] {
+        let feeds = Array(Set(files.map(\.feed))).sorted()
+        let live = verifyCandidate([], drops: [:], canary: canary, label: "live")
+        if !live.ok {
+            let reason = "the live set itself no longer loads, so nothing can be added to it: \(live.summary); fix or remove the file libclamav names"
+            return Dictionary(uniqueKeysWithValues: feeds.map { ($0, reason) })
+        }
+        if feeds.count == 1 { return [feeds[0]: failure.summary] }
+        var blamed: [String: String] = [:]
+        for feed in feeds {
+            let report = verifyCandidate(files.filter { $0.feed == feed }, drops: [:], canary: canary, label: feed)
+            if !report.ok { blamed[feed] = report.summary }
+        }
+        if blamed.isEmpty {
+            let reason = "the new files of \(feeds.joined(separator: ", ")) load alone but not together: \(failure.summary)"
+            return Dictionary(uniqueKeysWithValues: feeds.map { ($0, reason) })
+        }
+        return blamed
+    }
+
+    func reject(feed: String, reason: String, in reports: inout [String: [FileReport]], among files: [NewFile]) {
+        let names = Set(files.filter { $0.feed == feed }.map(\.file.name))
+        for index in reports[feed, default: []].indices where names.contains(reports[feed]![index].name) {
+            reports[feed]![index].status = .rejected
+            reports[feed]![index].message = "verification failed: \(reason); the installed version stays and clamd keeps its current set"
+        }
+    }
+
+    /// Puts the previous set back after clamd refused the new one.
+    func restore(_ previous: LiveSet?) -> String {
+        do {
+            guard let previous, let manifest = manager.generations.manifest(previous.generation),
+                  let canary = manager.liveCanary(previous) else {
+                let removed = try manager.installer.install(files: [:], previouslyOwned: Set(state.live?.owned ?? []),
+                                                            generation: 0, canaryName: "", signatures: 0)
+                _ = removed
+                state.live = nil
+                try store.save(state)
+                _ = try? manager.prover?.client.reload()
+                return "there was no earlier set, so sigctl removed its files"
+            }
+            let dir = manager.generations.directory(previous.generation)
+            _ = try manager.activate(generation: previous.generation,
+                                     files: Dictionary(uniqueKeysWithValues: manifest.files.keys.map { ($0, dir + "/" + $0) }),
+                                     canary: canary, signatures: previous.signatures, state: &state, store: store)
+            if case .confirmed = manager.reload(canary, state: &state, store: store) {
+                return "the previous set \(previous.generation) is restored and clamd confirmed it"
+            }
+            return "the previous set \(previous.generation) is restored, but clamd did not confirm it either"
+        } catch {
+            return "restoring the previous set failed: \(error)"
+        }
+    }
+
+    /// Nothing changed, but the live set was never confirmed (clamd was down): check now.
+    func confirmPending(_ live: LiveSet) {
+        guard let prover = manager.prover else { return }
+        guard let canary = manager.liveCanary(live) else {
+            report.warnings.append("the canary of set \(live.generation) is missing; the next change will confirm clamd")
+            return
+        }
+        let start = Date()
+        if (try? prover.serves(canary)) == true {
+            markConfirmed(canary, seconds: Date().timeIntervalSince(start))
+            return
+        }
+        switch manager.reload(canary, state: &state, store: store) {
+        case .confirmed(let seconds):
+            report.reload = ReloadReport(result: "confirmed", seconds: seconds, canary: canary.name,
+                                         message: "set \(live.generation), installed earlier, is now confirmed")
+        case .unreachable(let message):
+            report.reload = ReloadReport(result: "unreachable", canary: canary.name,
+                                         message: "\(message); set \(live.generation) is installed but not yet confirmed")
+            report.errors.append("clamd did not confirm the reload: \(report.reload.message!)")
+        case .notConfirmed(let last):
+            report.reload = ReloadReport(result: "not_confirmed", canary: canary.name,
+                                         message: "clamd does not show the canary of set \(live.generation) (\(last))")
+            report.errors.append("clamd did not confirm the reload: \(report.reload.message!); check clamd's log, then run `sigctl reload`")
+        case .skipped:
+            break
+        }
+    }
+
+    func markConfirmed(_ canary: Canary, seconds: Double) {
+        guard var live = state.live else { return }
+        live.confirmed = true
+        live.confirmedAt = Date()
+        state.live = live
+        report.reload = ReloadReport(result: "confirmed", seconds: seconds, canary: canary.name,
+                                     message: "clamd serves set \(live.generation), installed earlier")
+    }
+
+    // MARK: state and report
+
+    func update(feed: String, _ change: (inout FeedState) -> Void) {
+        change(&state.feeds[feed, default: FeedState()])
+    }
+
+    func update(feed: String, file: String, _ change: (inout FileState) -> Void) {
+        change(&state.feeds[feed, default: FeedState()].files[file, default: FileState()])
+    }
+
+    func assemble(fileReports: [String: [FileReport]], feedMessages: [String: String], drops: [String: String]) {
+        var reports = fileReports
+        for (name, feed) in drops {
+            reports[feed, default: []].append(FileReport(name: name, status: report.installed ? .removed : .unchanged,
+                                                         message: "no longer enabled in the feed's configuration"))
+        }
+        let names = Set(reports.keys).union(feedMessages.keys).sorted()
+        for name in names {
+            let files = reports[name] ?? []
+            var status: ItemStatus = files.map(\.status).max { $0.weight < $1.weight } ?? .not_due
+            if files.isEmpty { status = .not_due }
+            let problems = files.filter { $0.status == .failed || $0.status == .rejected }
+            let message = feedMessages[name] ?? problems.first.map { "\($0.name): \($0.message ?? "")" }
+            report.feeds.append(FeedReport(name: name, status: status, message: message, files: files))
+            update(feed: name) { feedState in
+                if problems.isEmpty {
+                    if status != .not_due { feedState.lastError = nil }
+                } else {
+                    feedState.lastError = problems.map { "\($0.name): \($0.message ?? "")" }.joined(separator: "; ")
+                    feedState.lastErrorAt = self.now
+                }
+            }
+            for file in problems { update(feed: name, file: file.name) { $0.lastError = file.message } }
+        }
+        report.warnings += config.warnings
+    }
+
+    func exitStatus() -> ExitStatus {
+        if ["unreachable", "rolled_back", "not_confirmed"].contains(report.reload.result) { return .reloadUnconfirmed }
+        let attempted = report.feeds.filter { $0.status != .not_due }
+        let bad = attempted.filter { $0.status == .failed || $0.status == .rejected }
+        if bad.isEmpty { return .success }
+        if !report.errors.isEmpty && !report.installed && bad.count == attempted.count { return .failed }
+        return bad.count == attempted.count ? .failed : .partial
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+
+/// Why a downloaded file was not accepted.
+public struct Rejection: Error, CustomStringConvertible, Sendable {
+    public let reason: String
+    public let hint: String
+    public init(_ reason: String, hint: String) {
+        self.reason = reason
+        self.hint = hint
+    }
+    public var description: String { "\(reason); \(hint)" }
+}
+
+/// Checks that run on a download before it goes anywhere near libclamav.
+public enum ContentChecks {
+    /// CVD-style containers are binary; their own signature is checked by libclamav.
+    static func isContainer(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return lower.hasSuffix(".cvd") || lower.hasSuffix(".cld") || lower.hasSuffix(".cud")
+    }
+
+    /// Rejects empty files, HTML pages, unexpected gzip and blank lines.
+    /// Returns the number of signatures (non-comment lines, or the CVD header's count).
+    public static func check(path: String, name: String, contentType: String?) throws -> Int {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Rejection("the download could not be read back", hint: "check free space in the state directory")
+        }
+        guard !data.isEmpty else {
+            throw Rejection("the mirror sent an empty file", hint: "the mirror may be mid-sync; the next run tries again")
+        }
+        if data.starts(with: [0x1f, 0x8b]) {
+            throw Rejection("the mirror sent gzip data where a plain database was expected",
+                            hint: "if the feed really serves gzip, set compressed = \"gzip\" on this file")
+        }
+        if looksLikeHTML(data, contentType: contentType) {
+            throw Rejection("the mirror sent an HTML page instead of the database",
+                            hint: "the URL is wrong, the mirror shows an error page, or a proxy intercepts it; open the URL in a browser")
+        }
+        if isContainer(name) {
+            guard let header = String(data: data.prefix(512), encoding: .isoLatin1), header.hasPrefix("ClamAV-VDB:") else {
+                throw Rejection("the file is not a ClamAV CVD container (no ClamAV-VDB header)",
+                                hint: "the mirror serves something else under this name")
+            }
+            let fields = header.split(separator: ":", omittingEmptySubsequences: false)
+            return fields.count > 3 ? Int(fields[3].trimmingCharacters(in: .whitespaces)) ?? 0 : 0
+        }
+        if data.contains(0) {
+            throw Rejection("the file holds NUL bytes, so it is not a text database",
+                            hint: "the download is corrupt or the mirror serves a different format")
+        }
+        var signatures = 0
+        var lineNumber = 0
+        var start = data.startIndex
+        while start < data.endIndex {
+            let end = data[start...].firstIndex(of: 0x0a) ?? data.endIndex
+            lineNumber += 1
+            let line = data[start..<end]
+            let trimmed = line.filter { $0 != 0x20 && $0 != 0x09 && $0 != 0x0d }
+            if trimmed.isEmpty {
+                throw Rejection("line \(lineNumber) is blank, which libclamav treats as a malformed database",
+                                hint: "upstream published a broken file; the installed version stays until a fixed one appears")
+            }
+            if trimmed.first != UInt8(ascii: "#") { signatures += 1 }
+            start = end < data.endIndex ? data.index(after: end) : end
+        }
+        return signatures
+    }
+
+    static func looksLikeHTML(_ data: Data, contentType: String?) -> Bool {
+        if let contentType, contentType.lowercased().contains("text/html") { return true }
+        let head = String(decoding: data.prefix(1024), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        guard head.hasPrefix("<") else { return false }
+        return head.hasPrefix("<!doctype") || head.hasPrefix("<html") || head.hasPrefix("<head")
+            || head.hasPrefix("<body") || head.hasPrefix("<?xml") || head.contains("<html")
+    }
+
+    /// Rejects a signature count that fell below half of the installed one.
+    public static func checkCollapse(new: Int, installed: Int?, force: Bool) throws {
+        guard !force, let installed, installed > 0, new * 2 < installed else { return }
+        throw Rejection("it holds \(new) signatures, less than half of the \(installed) installed",
+                        hint: "upstream may have retired or truncated this database; check the provider's news, then run with --force to accept it or disable the file")
+    }
+
+    /// Decompresses a gzip download in place with gzip(1).
+    public static func gunzip(_ path: String) throws {
+        let output = path + ".plain"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        process.arguments = ["-dc", path]
+        FileManager.default.createFile(atPath: output, contents: nil)
+        guard let handle = FileHandle(forWritingAtPath: output) else {
+            throw Rejection("cannot write the decompressed file", hint: "check free space in the state directory")
+        }
+        process.standardOutput = handle
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+            process.waitUntilExit()
+        } catch {
+            try? handle.close()
+            throw Rejection("cannot run gzip to decompress it (\(error))", hint: "install the gzip package")
+        }
+        try? handle.close()
+        guard process.terminationStatus == 0 else {
+            unlink(output)
+            throw Rejection("the gzip data is corrupt or truncated", hint: "the next run downloads it again")
+        }
+        guard rename(output, path) == 0 else { throw SystemError.errno("rename", path: path) }
+    }
+}
+
+/// Checksum sidecars: `<file>.sha256` / `<file>.md5`.
+public enum Sidecar {
+    /// Extracts the digest from a sidecar: a bare hex digest (with or without a
+    /// newline) or `sha256sum` format ("digest  name"). Returns nil if there is none.
+    public static func digest(from data: Data, length: Int) -> String? {
+        let text = String(decoding: data.prefix(4096), as: UTF8.self)
+        guard let token = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }).first else {
+            return nil
+        }
+        let digest = token.hasPrefix("\\") ? token.dropFirst() : token // sha256sum escapes odd names
+        guard digest.count == length, digest.allSatisfy(\.isHexDigit) else { return nil }
+        return digest.lowercased()
+    }
+}

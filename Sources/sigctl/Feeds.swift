@@ -1,0 +1,27 @@
+import ArgumentParser
+import SigctlCore
+
+struct Feeds: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the configured feeds: enabled, interval, integrity, mirrors and each file's false-positive risk."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let log = global.log
+        try execute(log) {
+            let config = try global.load(log)
+            if config.feeds.isEmpty {
+                log.warning("no feeds in \(config.settings.configDir)/feeds.d")
+            }
+            for feed in config.feeds {
+                print("\(feed.name): \(feed.enabled ? "enabled" : "disabled"), every \(DurationParser.format(feed.interval)), integrity \(feed.integrity.rawValue)\(feed.gpgFingerprint.map { " (key \($0))" } ?? "")")
+                for mirror in feed.mirrors { print("  mirror \(mirror)") }
+                for file in feed.files {
+                    print("  \(file.name.padding(toLength: 34, withPad: " ", startingAt: 0)) risk \(file.risk.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))\(file.enabled ? "enabled" : "disabled")\(file.gzip ? ", gzip" : "")")
+                }
+            }
+        }
+    }
+}

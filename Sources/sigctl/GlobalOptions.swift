@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import SigctlCore
+
+/// Options every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Config directory (default: $SIGCTL_CONFIG, else /etc/sigctl).", valueName: "dir"))
+    var config: String?
+
+    @Flag(name: .shortAndLong, help: "Say more on stderr (twice for debug output).")
+    var verbose: Int
+
+    @Flag(name: .shortAndLong, help: "Print only errors.")
+    var quiet = false
+
+    var log: Log {
+        Log(level: quiet ? .quiet : verbose >= 2 ? .debug : verbose == 1 ? .verbose : .normal)
+    }
+
+    /// Reads the configuration and prints its warnings.
+    func load(_ log: Log, showWarnings: Bool = true) throws -> Configuration {
+        let config = try ConfigLoader.load(directory: ConfigLoader.directory(option: self.config))
+        if showWarnings { config.warnings.forEach(log.warning) }
+        return config
+    }
+}
+
+/// Runs a command body and turns sigctl's errors into one line on stderr and the documented exit code.
+func execute(_ log: Log, _ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as UserFacingError {
+        log.error(error.description)
+        throw ExitCode(error.exitStatus.rawValue)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        log.error("\(error)")
+        throw ExitCode(ExitStatus.failed.rawValue)
+    }
+}
+
+/// Prints a value as JSON on stdout.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let data = try JSONEncoder.sigctl.encode(value)
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
+
+func formatDate(_ date: Date?) -> String {
+    guard let date else { return "never" }
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+    return formatter.string(from: date)
+}

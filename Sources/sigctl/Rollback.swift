@@ -1,0 +1,26 @@
+import ArgumentParser
+import SigctlCore
+
+struct Rollback: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restore an earlier installed set, verified, then reload clamd and prove it.",
+        discussion: "Without --to, restores the newest set older than the live one. `sigctl status` lists the kept sets."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("The set to restore.", valueName: "N"))
+    var to: Int?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let log = global.log
+        try execute(log) {
+            let config = try global.load(log)
+            let report = try Maintenance(config: config, log: log).rollback(to: to)
+            try show(report, json: json, log: log)
+        }
+    }
+}

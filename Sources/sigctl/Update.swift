@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import SigctlCore
+
+struct Update: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fetch due feeds, verify the new set as clamd loads it, install it and prove clamd uses it.",
+        discussion: """
+        Exit codes: 0 success or nothing to do; 1 some feeds failed or were rejected, the rest installed \
+        and confirmed; 2 nothing installed because of failures; 3 clamd did not confirm the reload; \
+        4 another run holds the lock; 64 usage error; 78 configuration error.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("Update only this feed, now, ignoring its interval (repeatable).", valueName: "name"))
+    var feed: [String] = []
+
+    @Flag(help: "Do not wait the random sleep time first.")
+    var noSleep = false
+
+    @Flag(help: "Accept files whose signature count collapsed, and ignore stored ETags.")
+    var force = false
+
+    @Flag(help: "Print one JSON object with per-feed and per-file status.")
+    var json = false
+
+    func run() throws {
+        let log = global.log
+        try execute(log) {
+            let config = try global.load(log, showWarnings: false)
+            if log.level >= .verbose { config.warnings.forEach(log.warning) }
+            var options = UpdateOptions()
+            options.feeds = feed
+            options.force = force
+            let range = config.settings.sleep
+            if !noSleep && feed.isEmpty && !Terminal.stdinIsTTY && range.upperBound > 0 {
+                options.sleepSeconds = Int.random(in: range)
+            }
+            let report = try UpdateRunner(config: config, log: log, options: options).run()
+            if json {
+                try printJSON(report)
+            } else {
+                printText(report, log: log)
+            }
+            if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        }
+    }
+
+    /// Quiet when nothing changed; one line per changed feed; errors on stderr.
+    func printText(_ report: UpdateReport, log: Log) {
+        for feed in report.feeds {
+            let changed = feed.files.filter { $0.status == .updated || $0.status == .removed }
+            switch feed.status {
+            case .updated, .removed:
+                let detail = changed.map { file in
+                    let count = file.signatures.map { "\($0) sigs" } ?? "removed"
+                    return "\(file.name) (\(count))"
+                }.joined(separator: ", ")
+                print("\(feed.name): updated \(detail)")
+            case .failed, .rejected:
+                if !changed.isEmpty {
+                    print("\(feed.name): updated \(changed.map(\.name).joined(separator: ", "))")
+                }
+                for file in feed.files where file.status == .failed || file.status == .rejected {
+                    log.error("\(feed.name)/\(file.name): \(file.status.rawValue): \(file.message ?? "")")
+                }
+            case .unchanged:
+                log.info("\(feed.name): unchanged")
+            case .not_due:
+                log.info("\(feed.name): not due (\(feed.message ?? ""))")
+            }
+        }
+        for warning in report.warnings where log.level >= .verbose || report.installed { log.warning(warning) }
+        for error in report.errors { log.error(error) }
+        switch report.reload.result {
+        case "confirmed":
+            if report.installed {
+                print("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd confirmed it in \(String(format: "%.1f", report.reload.seconds ?? 0))s")
+            } else {
+                log.info(report.reload.message ?? "clamd confirmed the live set")
+            }
+        case "skipped":
+            if report.installed { print("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd not contacted (clamd = \"none\")") }
+        default:
+            break
+        }
+    }
+}
