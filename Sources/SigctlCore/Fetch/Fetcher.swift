@@ -127,6 +127,14 @@ public final class Fetcher: Sendable {
 
     /// Runs all jobs and returns their outcomes in the same order.
     public func run(_ jobs: [FetchJob]) -> [FetchOutcome] {
+        try? Files.makeDirectory(scratch)
+        // Signing keys first, once per feed, so file jobs never race for them.
+        var keyProblems: [String: String] = [:]
+        for feed in Dictionary(jobs.map { ($0.feed.name, $0.feed) }, uniquingKeysWith: { a, _ in a }).values
+        where feed.integrity == .gpg && !gpg.hasKey(feed: feed.name) {
+            if let problem = fetchKey(feed) { keyProblems[feed.name] = problem }
+        }
+        let missingKeys = keyProblems
         let queue = JobQueue(hosts: jobs.map { Fetcher.host(of: $0.file.url ?? $0.feed.url(of: $0.file, mirror: $0.feed.mirrors.first ?? "")) },
                              limit: gate.limit)
         let results = Mutex<[Int: FetchOutcome]>([:])
@@ -136,7 +144,7 @@ public final class Fetcher: Sendable {
             let thread = Thread { [self] in
                 defer { group.leave() }
                 while let index = queue.take() {
-                    let outcome = self.fetch(jobs[index])
+                    let outcome = missingKeys[jobs[index].feed.name].map(FetchOutcome.failed) ?? self.fetch(jobs[index])
                     results.withLock { $0[index] = outcome }
                     queue.finish(index)
                 }
@@ -157,10 +165,6 @@ public final class Fetcher: Sendable {
         let directory = scratch + "/\(feed.name)"
         try? Files.makeDirectory(directory)
         let target = directory + "/" + file.name
-
-        if feed.integrity == .gpg, !gpg.hasKey(feed: feed.name) {
-            if let problem = fetchKey(feed) { return .failed(problem) }
-        }
 
         for mirror in mirrors {
             let url = file.url ?? feed.url(of: file, mirror: mirror)
