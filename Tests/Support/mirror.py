@@ -80,7 +80,8 @@ Example:
 
 Request log
 -----------
-With --log, each request appends one line (written and flushed under a lock):
+With --log, each request appends one line when it finishes (written and
+flushed under a lock; "t" is when the request arrived):
     {"t": 1700000000.123, "method": "GET", "path": "/daily.cvd",
      "status": 200, "bytes": 1234, "if_none_match": null,
      "if_modified_since": null, "range": null, "user_agent": "sigctl/1.0",
@@ -156,6 +157,12 @@ def parse_http_date(value):
         return int(dt.timestamp())
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def _is_digits(text, allow_empty=False):
+    if not text:
+        return allow_empty
+    return all("0" <= c <= "9" for c in text)
 
 
 def etag_list_matches(header, etag):
@@ -305,10 +312,10 @@ class MirrorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "sigctl-test-mirror/1.0"
     sys_version = ""
+    timeout = 120                 # idle keep-alive connections are dropped
 
     def version_string(self):
         return self.server_version
-    timeout = 120                 # idle keep-alive connections are dropped
 
     # ---------------------------------------------------------------- plumbing
 
@@ -397,6 +404,7 @@ class MirrorHandler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
     def _begin(self):
+        self._t0 = time.time()
         self._status = None
         self._bytes = 0
         self._fault_names = []
@@ -411,7 +419,7 @@ class MirrorHandler(BaseHTTPRequestHandler):
     def _log(self):
         h = self.headers
         self.server.write_log({
-            "t": time.time(),
+            "t": self._t0,
             "method": self.command,
             "path": self._url_path,
             "status": self._status,
@@ -453,11 +461,16 @@ class MirrorHandler(BaseHTTPRequestHandler):
                             struct.pack("ii", 1, 0))
         except OSError:
             pass
+        # The socket is only really closed (and the RST sent) once the
+        # makefile() wrappers are closed too; swap in inert stand-ins so the
+        # base class's final flush/close calls have something to act on.
         for f in (self.wfile, self.rfile):
             try:
                 f.close()
             except OSError:
                 pass
+        self.wfile = io.BytesIO()
+        self.rfile = io.BytesIO()
         try:
             conn.close()
         except OSError:
@@ -596,8 +609,8 @@ class MirrorHandler(BaseHTTPRequestHandler):
             return None
         first, dash, last = spec.partition("-")
         first, last = first.strip(), last.strip()
-        if not dash or (first and not first.isdigit()) or \
-                (last and not last.isdigit()):
+        if not dash or not _is_digits(first, True) or \
+                not _is_digits(last, True):
             return None
         size = entity.size
         if not first:
