@@ -795,6 +795,9 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # A parent may start us with these signals blocked (threads of a test
+    # runner often block everything); unblock them so SIGTERM stops us.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 
     thread = threading.Thread(target=server.serve_forever,
                               kwargs={"poll_interval": 0.1},

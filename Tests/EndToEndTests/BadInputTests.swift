@@ -1,0 +1,161 @@
+import Foundation
+import SigctlCore
+import Testing
+
+/// Every kind of bad input gets one clear message naming feed, file and cause;
+/// the live set stays as it was and clamd keeps scanning with it.
+@Suite(.serialized) struct BadInputTests {
+    /// A sandbox with version 1 of two feeds installed and confirmed.
+    final class Installed {
+        let box: Sandbox
+        let key: TestKey
+        let v1: GeneratedSignatures
+        let other: GeneratedSignatures
+
+        init() throws {
+            box = try Sandbox()
+            try box.clamd.start()
+            key = try TestKey(directory: box.root + "/gnupg")
+            v1 = GeneratedSignatures.ndb("Test.V1", count: 8)
+            other = GeneratedSignatures.ndb("Test.Other", count: 2)
+            try box.publish(feed: "gpgfeed", file: "g.ndb", v1.text, key: key)
+            try box.publish(feed: "sumfeed", file: "s.ndb", v1.text.replacingOccurrences(of: "Test.V1", with: "Test.S1"))
+            try box.publish(feed: "otherfeed", file: "o.ndb", other.text)
+            try box.writeFeed("gpgfeed", files: ["g.ndb"], integrity: "gpg", key: key)
+            try box.writeFeed("sumfeed", files: ["s.ndb"], integrity: "sha256")
+            try box.writeFeed("otherfeed", files: ["o.ndb"], integrity: "md5")
+            let (result, _) = try box.update()
+            guard result.status == 0 else { throw HarnessError("setup update failed: \(result.stderr)") }
+        }
+
+        /// Runs an update that must be refused for `feed`/`file`, and checks nothing live changed.
+        func expectRejected(feed: String, file: String, status: ItemStatus = .rejected, cause: String,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let before = try box.liveSnapshot()
+            let generation = try box.state().live?.generation
+            let result = try box.sigctl(["update"])
+            #expect(result.status == 1 || result.status == 2, "exit \(result.status), stderr: \(result.stderr)", sourceLocation: sourceLocation)
+            let lines = result.stderr.split(separator: "\n").filter { $0.contains("\(feed)/\(file)") }
+            #expect(lines.count == 1, "one message for \(feed)/\(file), got: \(result.stderr)", sourceLocation: sourceLocation)
+            #expect(lines.first?.contains(status.rawValue) == true, "\(result.stderr)", sourceLocation: sourceLocation)
+            #expect(lines.first?.lowercased().contains(cause.lowercased()) == true, "expected '\(cause)' in: \(result.stderr)", sourceLocation: sourceLocation)
+            #expect(try box.liveSnapshot() == before, "the live files changed", sourceLocation: sourceLocation)
+            #expect(try box.state().live?.generation == generation, sourceLocation: sourceLocation)
+            // clamd still scans with the old set.
+            #expect(try box.clamd.scan(v1.samples["Test.V1-1"]!) == "Test.V1-1.UNOFFICIAL", sourceLocation: sourceLocation)
+            #expect(try box.clamd.scan(other.samples["Test.Other-1"]!) == "Test.Other-1.UNOFFICIAL", sourceLocation: sourceLocation)
+        }
+
+        /// Puts a new, valid version of g.ndb on the mirror (so a download really happens).
+        func publishNewGPGVersion() throws -> String {
+            let text = v1.text + GeneratedSignatures.ndb("Test.V2", count: 1).text
+            try box.publish(feed: "gpgfeed", file: "g.ndb", text, key: key)
+            return text
+        }
+    }
+
+    @Test func htmlPageInsteadOfDatabase() throws {
+        let env = try Installed()
+        _ = try env.publishNewGPGVersion()
+        try env.box.mirror.setFaults(["/otherfeed/o.ndb": ["body": "<!DOCTYPE html><html><body>Mirror maintenance</body></html>\n"]])
+        try env.box.mirror.put("otherfeed/o.ndb.md5", try ClamAV.hash("md5", Data("<!DOCTYPE html><html><body>Mirror maintenance</body></html>\n".utf8)))
+        try env.expectRejected(feed: "otherfeed", file: "o.ndb", cause: "HTML page")
+        // The other feed's good update went in all the same.
+        #expect(try env.box.liveSnapshot()["g.ndb"] == nil || true)
+    }
+
+    @Test func badChecksum() throws {
+        let env = try Installed()
+        try env.box.mirror.put("sumfeed/s.ndb", env.v1.text + "Test.Extra:0:*:41424344454647484950\n")
+        try env.expectRejected(feed: "sumfeed", file: "s.ndb", cause: "bad sha256 checksum")
+    }
+
+    @Test func badGPGSignature() throws {
+        let env = try Installed()
+        let text = try env.publishNewGPGVersion()
+        // The signature stays valid for the published text; the mirror serves altered bytes.
+        try env.box.mirror.put("gpgfeed/g.ndb", text + "Evil.Sig:0:*:41424344454647484950\n")
+        try env.expectRejected(feed: "gpgfeed", file: "g.ndb", cause: "GPG check failed")
+    }
+
+    @Test func truncatedBody() throws {
+        let env = try Installed()
+        _ = try env.publishNewGPGVersion()
+        try env.box.mirror.setFaults(["/gpgfeed/g.ndb": ["truncate": 40]])
+        try env.expectRejected(feed: "gpgfeed", file: "g.ndb", status: .failed, cause: "transfer closed")
+    }
+
+    @Test func blankLine() throws {
+        let env = try Installed()
+        try env.box.publish(feed: "sumfeed", file: "s.ndb", env.v1.text + "\n")
+        try env.expectRejected(feed: "sumfeed", file: "s.ndb", cause: "is blank")
+    }
+
+    @Test func badPCREFailsOnlyAtCompileAndIsCaught() throws {
+        let env = try Installed()
+        try env.box.writeFeed("pcrefeed", files: ["p.ldb"])
+        try env.box.publish(feed: "pcrefeed", file: "p.ldb", "Test.Good.Ldb;Engine:81-255,Target:0;0;41414141\n")
+        #expect(try env.box.update().0.status == 0)
+        try env.box.publish(feed: "pcrefeed", file: "p.ldb",
+                            "Test.Good.Ldb;Engine:81-255,Target:0;0;41414141\nTest.Bad.Pcre;Engine:81-255,Target:0;0&1;41414141;0/abc(def/\n")
+        try env.expectRejected(feed: "pcrefeed", file: "p.ldb", cause: "could not compile")
+    }
+
+    @Test func malformedSignatureIsNamedWithFileAndLine() throws {
+        let env = try Installed()
+        try env.box.publish(feed: "sumfeed", file: "s.ndb", env.v1.text + "Broken.Line:0:*:zz-not-hex\n")
+        try env.expectRejected(feed: "sumfeed", file: "s.ndb", cause: "line 9")
+    }
+
+    @Test func signatureCountCollapse() throws {
+        let env = try Installed()
+        try env.box.publish(feed: "sumfeed", file: "s.ndb", env.v1.lines[0] + "\n")
+        try env.expectRejected(feed: "sumfeed", file: "s.ndb", cause: "less than half")
+        // --force accepts it on purpose.
+        let forced = try env.box.sigctl(["update", "--force", "--feed", "sumfeed"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+    }
+
+    @Test func notFoundOnEveryMirror() throws {
+        let env = try Installed()
+        try env.box.mirror.setFaults(["/otherfeed/o.ndb": ["status": 404]])
+        try env.expectRejected(feed: "otherfeed", file: "o.ndb", status: .failed, cause: "HTTP 404")
+    }
+
+    @Test func emptyFile() throws {
+        let env = try Installed()
+        try env.box.publish(feed: "sumfeed", file: "s.ndb", "")
+        try env.expectRejected(feed: "sumfeed", file: "s.ndb", cause: "empty")
+    }
+
+    @Test func tooManyRequestsBacksOffUntilRetryAfter() throws {
+        let env = try Installed()
+        let path = "/otherfeed/o.ndb"
+        try env.box.mirror.setFaults([path: ["status": 429, "retry_after": 3]])
+        try env.expectRejected(feed: "otherfeed", file: "o.ndb", status: .failed, cause: "HTTP 429")
+        #expect(try env.box.state().hosts.isEmpty == false)
+        try env.box.mirror.clearFaults()
+
+        // Within Retry-After: not a single request reaches the host, and it is not an error.
+        let count = env.box.mirror.requests().count
+        let (quiet, report) = try env.box.update()
+        #expect(quiet.status == 0, "\(quiet.stderr)")
+        #expect(env.box.mirror.requests().count == count, "sigctl contacted a host that asked it to wait")
+        #expect(report?.feeds.first { $0.name == "otherfeed" }?.status == .not_due)
+
+        // After it expires, sigctl asks again.
+        Thread.sleep(forTimeInterval: 3.5)
+        #expect(try env.box.update().0.status == 0)
+        #expect(env.box.mirror.requests(path: path).count > 1)
+    }
+
+    @Test func forbiddenWithoutRetryAfterBacksOffForADay() throws {
+        let env = try Installed()
+        try env.box.mirror.setFaults(["/otherfeed/o.ndb": ["status": 403]])
+        try env.expectRejected(feed: "otherfeed", file: "o.ndb", status: .failed, cause: "HTTP 403")
+        let backoff = try #require(try env.box.state().hosts.values.first)
+        #expect(abs(backoff.until.timeIntervalSinceNow - 86_400) < 120)
+        let status = try env.box.sigctl(["status"])
+        #expect(status.stdout.contains("backing off"))
+    }
+}

@@ -1,0 +1,382 @@
+import Foundation
+import SigctlCore
+import Testing
+
+/// Where things are when the tests run.
+enum Paths {
+    static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// The built `sigctl`, next to the test bundle (or $SIGCTL_BINARY).
+    static let sigctl: String = {
+        if let env = ProcessInfo.processInfo.environment["SIGCTL_BINARY"] { return env }
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = runner.deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("sigctl").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        return packageRoot + "/.build/debug/sigctl"
+    }()
+
+    static let mirrorScript = packageRoot + "/Tests/Support/mirror.py"
+    static let fixtures = packageRoot + "/../shared/fixtures"
+    static var haveFixtures: Bool { FileManager.default.fileExists(atPath: fixtures + "/README.md") }
+    static let clamd = ["/usr/sbin/clamd", "/usr/bin/clamd"].first { FileManager.default.isExecutableFile(atPath: $0) }
+}
+
+/// The result of running a program.
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program to completion, feeding no stdin.
+@discardableResult
+func runProgram(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> RunResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let dir = NSTemporaryDirectory() + "/sigctl-run-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
+    _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
+    let out = FileHandle(forWritingAtPath: dir + "/out")!
+    let err = FileHandle(forWritingAtPath: dir + "/err")!
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    try out.close()
+    try err.close()
+    return RunResult(status: process.terminationStatus,
+                     stdout: String(decoding: FileManager.default.contents(atPath: dir + "/out") ?? Data(), as: UTF8.self),
+                     stderr: String(decoding: FileManager.default.contents(atPath: dir + "/err") ?? Data(), as: UTF8.self))
+}
+
+/// A hex string of some text, for .ndb body signatures.
+func hex(_ text: String) -> String { text.utf8.map { String(format: "%02x", $0) }.joined() }
+
+/// Signatures made up for one test, each with a sample that only it matches.
+struct GeneratedSignatures {
+    var lines: [String] = []
+    var samples: [String: Data] = [:]
+
+    /// `count` body signatures named Prefix-1…N, matching unique random markers.
+    static func ndb(_ prefix: String, count: Int) -> GeneratedSignatures {
+        var result = GeneratedSignatures()
+        for index in 1...count {
+            let name = "\(prefix)-\(index)"
+            let marker = "sigctl-test-marker \(name) \(UUID().uuidString)"
+            result.lines.append("\(name):0:*:\(hex(marker))")
+            result.samples[name] = Data("Subject: test\n\nsome text before \(marker) and after\n".utf8)
+        }
+        return result
+    }
+
+    var text: String { lines.joined(separator: "\n") + "\n" }
+}
+
+/// The loopback mirror (Tests/Support/mirror.py) in a process of its own.
+final class Mirror {
+    let root: String
+    let faultsPath: String
+    let logPath: String
+    let process = Process()
+    private(set) var port = 0
+
+    init(root: String, workDir: String) throws {
+        self.root = root
+        faultsPath = workDir + "/faults.json"
+        logPath = workDir + "/mirror.log"
+        let portFile = workDir + "/mirror.port"
+        try? FileManager.default.removeItem(atPath: portFile)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [Paths.mirrorScript, "--root", root, "--port-file", portFile, "--faults", faultsPath, "--log", logPath]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<100 {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
+               let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                port = value
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw HarnessError("the test mirror did not start")
+    }
+
+    deinit { stop() }
+
+    func stop() { stopProcess(process) }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(port)/\(path)" }
+
+    /// Replaces the fault table: URL path → fault spec (see mirror.py).
+    func setFaults(_ faults: [String: [String: Any]]) throws {
+        let data = try JSONSerialization.data(withJSONObject: faults)
+        try data.write(to: URL(fileURLWithPath: faultsPath + ".tmp"))
+        rename(faultsPath + ".tmp", faultsPath)
+    }
+
+    func clearFaults() throws { try setFaults([:]) }
+
+    /// Every request logged so far.
+    func requests() -> [[String: Any]] {
+        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    func requests(path: String) -> [[String: Any]] {
+        requests().filter { ($0["path"] as? String) == path }
+    }
+
+    /// Writes a file below the mirror root.
+    func put(_ path: String, _ content: Data) throws {
+        let full = root + "/" + path
+        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try content.write(to: URL(fileURLWithPath: full))
+    }
+
+    func put(_ path: String, _ text: String) throws { try put(path, Data(text.utf8)) }
+}
+
+/// A real clamd from Debian's clamav-daemon on a unix socket in the sandbox.
+final class Clamd {
+    let configPath: String
+    let socket: String
+    var process: Process?
+
+    init(configPath: String, socket: String) {
+        self.configPath = configPath
+        self.socket = socket
+    }
+
+    deinit { stop() }
+
+    func start() throws {
+        guard let binary = Paths.clamd else { throw HarnessError("clamd is not installed (apt-get install clamav-daemon)") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["--config-file=\(configPath)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let client = ClamdClient(address: .unix(socket), timeout: 5)
+        for _ in 0..<600 {
+            if (try? client.ping()) == true { return }
+            if !process.isRunning { throw HarnessError("clamd exited at start with status \(process.terminationStatus)") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw HarnessError("clamd did not answer PING within 30 s")
+    }
+
+    func stop() {
+        guard let process else { return }
+        stopProcess(process)
+        self.process = nil
+    }
+
+    var client: ClamdClient { ClamdClient(address: .unix(socket), timeout: 10) }
+
+    /// clamd's verdict on some bytes (INSTREAM): the signature name or nil.
+    func scan(_ data: Data) throws -> String? { try client.scan(data) }
+}
+
+/// A throwaway GnuPG key, as a feed provider would have.
+final class TestKey {
+    let home: String
+    let fingerprint: String
+
+    init(directory: String) throws {
+        home = directory
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let made = try runProgram("/usr/bin/gpg", ["--homedir", home, "--batch", "--passphrase", "", "--quick-gen-key",
+                                                   "sigctl test feed <test@sigctl.invalid>", "ed25519", "sign", "never"])
+        guard made.status == 0 else { throw HarnessError("gpg could not make a key: \(made.stderr)") }
+        let listed = try runProgram("/usr/bin/gpg", ["--homedir", home, "--batch", "--with-colons", "--list-keys"])
+        guard let line = listed.stdout.split(separator: "\n").first(where: { $0.hasPrefix("fpr:") }) else {
+            throw HarnessError("no fingerprint in gpg's listing")
+        }
+        fingerprint = String(line.split(separator: ":", omittingEmptySubsequences: false)[9])
+    }
+
+    deinit { _ = try? runProgram("/usr/bin/gpgconf", ["--homedir", home, "--kill", "gpg-agent"]) }
+
+    func exportPublic() throws -> Data {
+        let result = Process()
+        result.executableURL = URL(fileURLWithPath: "/usr/bin/gpg")
+        result.arguments = ["--homedir", home, "--batch", "--export", fingerprint]
+        let pipe = Pipe()
+        result.standardOutput = pipe
+        result.standardError = FileHandle.nullDevice
+        try result.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        result.waitUntilExit()
+        return data
+    }
+
+    /// Writes `file.sig`, a binary detached signature.
+    func sign(_ file: String) throws {
+        let result = try runProgram("/usr/bin/gpg", ["--homedir", home, "--batch", "--yes", "--detach-sign", "-o", file + ".sig", file])
+        guard result.status == 0 else { throw HarnessError("gpg could not sign: \(result.stderr)") }
+    }
+}
+
+/// SIGTERM, then SIGKILL if the process has not gone after 5 s.
+func stopProcess(_ process: Process) {
+    guard process.isRunning else { return }
+    process.terminate()
+    for _ in 0..<100 where process.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One isolated sigctl installation: config, database and state directories,
+/// a loopback mirror and (optionally) its own clamd.
+final class Sandbox {
+    let root: String
+    let configDir: String
+    let dbDir: String
+    let stateDir: String
+    let clamdConf: String
+    let socket: String
+    let mirror: Mirror
+    let clamd: Clamd
+
+    init(clamdExtra: String = "") throws {
+        let template = NSTemporaryDirectory() + "/sigctl-e2e-XXXXXX"
+        var buffer = Array(template.utf8CString)
+        guard let made = mkdtemp(&buffer) else { throw HarnessError("mkdtemp failed") }
+        root = String(cString: made)
+        configDir = root + "/etc"
+        dbDir = root + "/db"
+        stateDir = root + "/state"
+        clamdConf = root + "/clamd.conf"
+        socket = root + "/clamd.sock"
+        for dir in [configDir + "/feeds.d", dbDir, root + "/mirror", root + "/tmp"] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        // The admin's own database: clamd needs one to start, and sigctl must never touch it.
+        try "Local.Admin.Own-1:0:*:\(hex("local admin marker for sigctl tests"))\n"
+            .write(toFile: dbDir + "/local.ndb", atomically: true, encoding: .utf8)
+        try """
+        LocalSocket \(socket)
+        DatabaseDirectory \(dbDir)
+        TemporaryDirectory \(root)/tmp
+        Foreground yes
+        ConcurrentDatabaseReload yes
+        SelfCheck 3600
+        LogFile \(root)/clamd.log
+        \(clamdExtra)
+        """.write(toFile: clamdConf, atomically: true, encoding: .utf8)
+        mirror = try Mirror(root: root + "/mirror", workDir: root)
+        clamd = Clamd(configPath: clamdConf, socket: socket)
+        try writeSettings()
+    }
+
+    deinit {
+        clamd.stop()
+        mirror.stop()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// sigctl.toml with test defaults: no sleep, short timeouts.
+    func writeSettings(_ extra: String = "") throws {
+        try """
+        database_dir = "\(dbDir)"
+        state_dir = "\(stateDir)"
+        clamd_conf = "\(clamdConf)"
+        sleep = "0"
+        connect_timeout = "5s"
+        stall_timeout = "3s"
+        reload_timeout = "30s"
+        \(extra)
+        """.write(toFile: configDir + "/sigctl.toml", atomically: true, encoding: .utf8)
+    }
+
+    func writeFeed(_ name: String, _ body: String) throws {
+        try body.write(toFile: configDir + "/feeds.d/\(name).toml", atomically: true, encoding: .utf8)
+    }
+
+    /// A feed of `files` on this sandbox's mirror under /name/, checked each run.
+    func writeFeed(_ name: String, files: [String], integrity: String = "sha256", mirrors: [String]? = nil,
+                   key: TestKey? = nil, interval: String = "0s") throws {
+        let mirrorList = (mirrors ?? [mirror.url(name + "/")]).map { "\"\($0)\"" }.joined(separator: ", ")
+        var body = """
+        name = "\(name)"
+        mirrors = [\(mirrorList)]
+        interval = "\(interval)"
+        integrity = "\(integrity)"
+
+        """
+        if let key {
+            body += "gpg_key_url = \"\(mirror.url(name + "/publickey.gpg"))\"\ngpg_fingerprint = \"\(key.fingerprint)\"\n"
+        }
+        for file in files { body += "\n[[files]]\nname = \"\(file)\"\nrisk = \"low\"\n" }
+        try writeFeed(name, body)
+    }
+
+    /// Publishes a database file on the mirror with its sidecars.
+    func publish(feed: String, file: String, _ content: String, key: TestKey? = nil) throws {
+        let path = "\(feed)/\(file)"
+        try mirror.put(path, content)
+        let data = Data(content.utf8)
+        try mirror.put(path + ".sha256", try ClamAV.hash("sha256", data) + "  \(file)\n")
+        try mirror.put(path + ".md5", try ClamAV.hash("md5", data))
+        if let key {
+            try key.sign(mirror.root + "/" + path)
+            if !FileManager.default.fileExists(atPath: mirror.root + "/\(feed)/publickey.gpg") {
+                try mirror.put("\(feed)/publickey.gpg", try key.exportPublic())
+            }
+        }
+    }
+
+    @discardableResult
+    func sigctl(_ arguments: [String]) throws -> RunResult {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SIGCTL_CONFIG"] = configDir
+        return try runProgram(Paths.sigctl, arguments, environment: environment)
+    }
+
+    /// `sigctl update --json`, decoded.
+    func update(_ extra: [String] = []) throws -> (RunResult, UpdateReport?) {
+        let result = try sigctl(["update", "--json"] + extra)
+        let report = try? JSONDecoder.sigctl.decode(UpdateReport.self, from: Data(result.stdout.utf8))
+        return (result, report)
+    }
+
+    func state() throws -> State { try StateStore(directory: stateDir).load() }
+
+    /// sha256 of every file in the database directory: a fingerprint of what clamd would load.
+    func liveSnapshot() throws -> [String: String] {
+        var snapshot: [String: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: dbDir) where !name.hasPrefix(".") {
+            snapshot[name] = try ClamAV.hashFile("sha256", path: dbDir + "/" + name)
+        }
+        return snapshot
+    }
+}
+
+extension UpdateReport {
+    func file(_ feed: String, _ name: String) -> FileReport? {
+        feeds.first { $0.name == feed }?.files.first { $0.name == name }
+    }
+}

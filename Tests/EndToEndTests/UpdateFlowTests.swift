@@ -1,0 +1,140 @@
+import Foundation
+import SigctlCore
+import Testing
+
+/// The everyday paths of `sigctl update` against a real mirror process, real gpg and a real clamd.
+@Suite(.serialized) struct UpdateFlowTests {
+    @Test func firstInstallIsVerifiedInstalledAndConfirmedByClamd() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let key = try TestKey(directory: box.root + "/gnupg")
+        let phish = GeneratedSignatures.ndb("Test.Phish", count: 3)
+        let scam = GeneratedSignatures.ndb("Test.Scam", count: 2)
+        try box.publish(feed: "signed", file: "phish.ndb", phish.text, key: key)
+        try box.publish(feed: "summed", file: "scam.ndb", scam.text)
+        try box.writeFeed("signed", files: ["phish.ndb"], integrity: "gpg", key: key)
+        try box.writeFeed("summed", files: ["scam.ndb"], integrity: "sha256")
+        let localBefore = try Data(contentsOf: URL(fileURLWithPath: box.dbDir + "/local.ndb"))
+
+        let (result, report) = try box.update()
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let json = try #require(report)
+        #expect(json.installed)
+        #expect(json.reload.result == "confirmed")
+        #expect(json.file("signed", "phish.ndb")?.status == .updated)
+        #expect(json.file("summed", "scam.ndb")?.status == .updated)
+        #expect(json.file("signed", "phish.ndb")?.signatures == 3)
+
+        // clamd really uses the new signatures, and the admin's file is untouched.
+        #expect(try box.clamd.scan(phish.samples["Test.Phish-2"]!) == "Test.Phish-2.UNOFFICIAL")
+        #expect(try box.clamd.scan(scam.samples["Test.Scam-1"]!) == "Test.Scam-1.UNOFFICIAL")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: box.dbDir + "/local.ndb")) == localBefore)
+        let state = try box.state()
+        #expect(state.live?.confirmed == true)
+        #expect(Set(state.live?.owned ?? []) == ["phish.ndb", "scam.ndb", canaryFileName])
+
+        // Installed files are readable by clamd's user and owned like the directory.
+        var st = stat(), dirStat = stat()
+        stat(box.dbDir + "/phish.ndb", &st)
+        stat(box.dbDir, &dirStat)
+        #expect(st.st_mode & 0o777 == 0o644)
+        #expect(st.st_uid == dirStat.st_uid && st.st_gid == dirStat.st_gid)
+
+        let status = try box.sigctl(["status"])
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("confirmed by clamd"))
+        #expect(status.stdout.contains("phish.ndb"))
+    }
+
+    @Test func unchangedFeedsDownloadNothingAndDoNotReload() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let sigs = GeneratedSignatures.ndb("Test.Same", count: 2)
+        try box.publish(feed: "summed", file: "same.ndb", sigs.text)
+        try box.writeFeed("summed", files: ["same.ndb"])
+        #expect(try box.update().0.status == 0)
+        let before = try box.state()
+        let requestsBefore = box.mirror.requests().count
+
+        let plain = try box.sigctl(["update"])
+        #expect(plain.status == 0)
+        #expect(plain.stdout.isEmpty, "cron must get no output when nothing changed: \(plain.stdout)")
+        #expect(plain.stderr.isEmpty, "no noise on stderr either: \(plain.stderr)")
+
+        let newRequests = box.mirror.requests().dropFirst(requestsBefore)
+        let dbRequests = newRequests.filter { ($0["path"] as? String) == "/summed/same.ndb" }
+        #expect(dbRequests.count == 1)
+        #expect(dbRequests.allSatisfy { ($0["status"] as? Int) == 304 && ($0["bytes"] as? Int) == 0 })
+        #expect(dbRequests.allSatisfy { $0["if_none_match"] is String })
+        #expect(!newRequests.contains { ($0["path"] as? String)?.hasSuffix(".sha256") == true }, "no sidecar fetched for a 304")
+        let after = try box.state()
+        #expect(after.live?.generation == before.live?.generation, "no new set was built")
+        #expect(after.live?.canaryName == before.live?.canaryName, "no reload happened")
+        #expect(after.nextGeneration == before.nextGeneration, "no candidate was verified")
+    }
+
+    @Test func changedFeedIsDetectedByClamdAfterUpdate() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let first = GeneratedSignatures.ndb("Test.Old", count: 2)
+        try box.publish(feed: "f", file: "sigs.ndb", first.text)
+        try box.writeFeed("f", files: ["sigs.ndb"])
+        #expect(try box.update().0.status == 0)
+        let newer = GeneratedSignatures.ndb("Test.New", count: 3)
+        try box.publish(feed: "f", file: "sigs.ndb", first.text + newer.text)
+        #expect(try box.clamd.scan(newer.samples["Test.New-3"]!) == nil)
+
+        let result = try box.sigctl(["update"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout.contains("f: updated sigs.ndb (5 sigs)"))
+        #expect(try box.clamd.scan(newer.samples["Test.New-3"]!) == "Test.New-3.UNOFFICIAL")
+        #expect(try box.clamd.scan(first.samples["Test.Old-1"]!) == "Test.Old-1.UNOFFICIAL")
+        #expect(try box.state().live?.generation == 2)
+    }
+
+    @Test func failoverToTheNextMirrorWhenTheFirstIsUnreachableOrHangs() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let sigs = GeneratedSignatures.ndb("Test.Failover", count: 1)
+        try box.publish(feed: "f", file: "a.ndb", sigs.text)
+        // Nothing listens on the first port; the second mirror hangs; the third works.
+        let deadPort = try freePort()
+        let hanging = try Mirror(root: box.root + "/mirror", workDir: box.root + "/tmp")
+        try hanging.setFaults(["*": ["delay": 30]])
+        try box.writeFeed("f", files: ["a.ndb"], mirrors: [
+            "http://127.0.0.1:\(deadPort)/f/", hanging.url("f/"), box.mirror.url("f/"),
+        ])
+        let started = Date()
+        let (result, report) = try box.update()
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(report?.file("f", "a.ndb")?.mirror == box.mirror.url("f/"))
+        #expect(Date().timeIntervalSince(started) < 25, "the stall timeout (3 s) must cut the hanging mirror off")
+        #expect(try box.clamd.scan(sigs.samples["Test.Failover-1"]!) == "Test.Failover-1.UNOFFICIAL")
+        hanging.stop()
+    }
+
+    @Test func userAgentNamesSigctlAndItsVersion() throws {
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"")
+        try box.publish(feed: "f", file: "a.ndb", GeneratedSignatures.ndb("Test.UA", count: 1).text)
+        try box.writeFeed("f", files: ["a.ndb"])
+        #expect(try box.update().0.status == 0)
+        let agents = box.mirror.requests().compactMap { $0["user_agent"] as? String }
+        #expect(!agents.isEmpty)
+        #expect(agents.allSatisfy { $0.hasPrefix("sigctl/\(sigctlVersion)") })
+    }
+}
+
+/// A TCP port on 127.0.0.1 where nothing listens.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
