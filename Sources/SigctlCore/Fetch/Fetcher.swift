@@ -20,6 +20,8 @@ public enum FetchOutcome: Sendable {
     case failed(String)
     /// A mirror delivered it, but it failed a check (checksum, signature, content).
     case rejected(String)
+    /// Every mirror's host asked sigctl to wait; not an error, the next run retries.
+    case deferred(String)
 }
 
 /// One file to fetch, with what sigctl remembers about it.
@@ -161,6 +163,7 @@ public final class Fetcher: Sendable {
         let feed = job.feed, file = job.file
         var failures: [String] = []
         var rejections: [String] = []
+        var waiting = 0
         let mirrors = file.url != nil ? [file.url!] : feed.mirrors
         let directory = scratch + "/\(feed.name)"
         try? Files.makeDirectory(directory)
@@ -171,6 +174,7 @@ public final class Fetcher: Sendable {
             let host = Fetcher.host(of: url)
             if let backoff = gate.backoff(host) {
                 failures.append("\(host) asked sigctl to wait (HTTP \(backoff.status)) until \(Self.format(backoff.until))")
+                waiting += 1
                 continue
             }
             var request = HTTPRequest(url: url, userAgent: settings.userAgent)
@@ -225,6 +229,7 @@ public final class Fetcher: Sendable {
             }
         }
         if !rejections.isEmpty { return .rejected(rejections.joined(separator: "; ")) }
+        if waiting == mirrors.count { return .deferred(failures.joined(separator: "; ")) }
         return .failed(failures.joined(separator: "; "))
     }
 

@@ -96,6 +96,9 @@ public final class UpdateRunner {
             case .rejected(let message):
                 entry.status = .rejected
                 entry.message = message
+            case .deferred(let message):
+                entry.status = .not_due
+                entry.message = message
             }
             fileReports[feed, default: []].append(entry)
             update(feed: feed) { $0.lastCheck = self.now }
