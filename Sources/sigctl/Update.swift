@@ -29,8 +29,7 @@ struct Update: ParsableCommand {
     func run() throws {
         let log = global.log
         try execute(log) {
-            let config = try global.load(log, showWarnings: false)
-            if log.level >= .verbose { config.warnings.forEach(log.warning) }
+            let config = try global.load(log)
             var options = UpdateOptions()
             options.feeds = feed
             options.force = force
@@ -39,13 +38,21 @@ struct Update: ParsableCommand {
                 options.sleepSeconds = Int.random(in: range)
             }
             let report = try UpdateRunner(config: config, log: log, options: options).run()
-            if json {
-                try printJSON(report)
-            } else {
-                printText(report, log: log)
-            }
+            if json { try printJSON(report) } else { printText(report, log: log) }
+            printProblems(report, log: log)
             if report.exitCode != 0 { throw ExitCode(report.exitCode) }
         }
+    }
+
+    /// Errors on stderr, one line per failed or rejected file, in text and JSON mode alike.
+    func printProblems(_ report: UpdateReport, log: Log) {
+        for feed in report.feeds {
+            for file in feed.files where file.status == .failed || file.status == .rejected {
+                log.error("\(feed.name)/\(file.name): \(file.status.rawValue): \(file.message ?? "")")
+            }
+        }
+        for warning in report.warnings where log.level >= .verbose || report.installed { log.warning(warning) }
+        for error in report.errors { log.error(error) }
     }
 
     /// Quiet when nothing changed; one line per changed feed; errors on stderr.
@@ -63,17 +70,12 @@ struct Update: ParsableCommand {
                 if !changed.isEmpty {
                     print("\(feed.name): updated \(changed.map(\.name).joined(separator: ", "))")
                 }
-                for file in feed.files where file.status == .failed || file.status == .rejected {
-                    log.error("\(feed.name)/\(file.name): \(file.status.rawValue): \(file.message ?? "")")
-                }
             case .unchanged:
                 log.info("\(feed.name): unchanged")
             case .not_due:
                 log.info("\(feed.name): not due (\(feed.message ?? ""))")
             }
         }
-        for warning in report.warnings where log.level >= .verbose || report.installed { log.warning(warning) }
-        for error in report.errors { log.error(error) }
         switch report.reload.result {
         case "confirmed":
             if report.installed {

@@ -299,7 +299,7 @@ final class Sandbox {
     }
 
     /// sigctl.toml with test defaults: no sleep, short timeouts.
-    func writeSettings(_ extra: String = "") throws {
+    func writeSettings(_ extra: String = "", reloadTimeout: String = "30s") throws {
         try """
         database_dir = "\(dbDir)"
         state_dir = "\(stateDir)"
@@ -307,7 +307,7 @@ final class Sandbox {
         sleep = "0"
         connect_timeout = "5s"
         stall_timeout = "3s"
-        reload_timeout = "30s"
+        reload_timeout = "\(reloadTimeout)"
         \(extra)
         """.write(toFile: configDir + "/sigctl.toml", atomically: true, encoding: .utf8)
     }

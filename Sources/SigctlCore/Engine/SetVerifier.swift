@@ -145,7 +145,13 @@ public struct SetVerifier: Sendable {
             return failure("verification did not finish within \(DurationParser.format(timeout)); raise verify_timeout if this host is slow")
         }
         let data = FileManager.default.contents(atPath: output) ?? Data()
-        if let report = try? JSONDecoder().decode(VerifyReport.self, from: data) { return report }
+        if var report = try? JSONDecoder().decode(VerifyReport.self, from: data) {
+            let text = ((report.error ?? "") + report.messages.joined()).lowercased()
+            if !report.ok, memoryLimit > 0, text.contains("memory") || text.contains("allocate") {
+                report.error = (report.error ?? "failed") + " (out of memory under verify_memory_limit = \(memoryLimit >> 20) MiB; raise it if the set is large)"
+            }
+            return report
+        }
         if process.terminationReason == .uncaughtSignal {
             let signal = process.terminationStatus
             let hint = signal == SIGKILL || signal == SIGSEGV || signal == SIGABRT

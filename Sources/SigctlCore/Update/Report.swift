@@ -51,6 +51,8 @@ public struct UpdateReport: Codable, Sendable {
     /// Seconds spent in each phase: fetch, verify, install, reload.
     public var phases: [String: Double] = [:]
     public var warnings: [String] = []
+    /// Problems found while reading the configuration (unknown keys and the like).
+    public var configWarnings: [String] = []
     public var errors: [String] = []
 
     public init() {}

@@ -405,7 +405,7 @@ public final class UpdateRunner {
             }
             for file in problems { update(feed: name, file: file.name) { $0.lastError = file.message } }
         }
-        report.warnings += config.warnings
+        report.configWarnings = config.warnings
     }
 
     func exitStatus() -> ExitStatus {
