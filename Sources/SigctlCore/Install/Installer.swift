@@ -21,7 +21,7 @@ public struct Installer: Sendable {
     var stagingDir: String { databaseDir + "/.sigctl-install" }
     var journalPath: String { stateDir + "/install-journal.json" }
 
-    struct Journal: Codable {
+    struct Journal: Codable, Equatable {
         var generation: Int
         var canaryName: String
         var files: [String]

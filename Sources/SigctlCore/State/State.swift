@@ -32,7 +32,7 @@ public struct HostBackoff: Codable, Sendable {
 }
 
 /// The set in the database directory.
-public struct LiveSet: Codable, Sendable {
+public struct LiveSet: Codable, Sendable, Equatable {
     public var generation: Int
     public var canaryName: String
     public var installedAt: Date

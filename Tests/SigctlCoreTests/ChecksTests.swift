@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+@testable import SigctlCore
+
+@Suite struct ChecksTests {
+    @Test func sidecarFormats() {
+        let digest = String(repeating: "ab", count: 32)
+        #expect(Sidecar.digest(from: Data(digest.utf8), length: 64) == digest)
+        #expect(Sidecar.digest(from: Data((digest + "\n").utf8), length: 64) == digest)
+        #expect(Sidecar.digest(from: Data((digest.uppercased() + "  phish.ndb\n").utf8), length: 64) == digest)
+        #expect(Sidecar.digest(from: Data("<html>not found</html>".utf8), length: 64) == nil)
+        #expect(Sidecar.digest(from: Data(String(repeating: "a", count: 32).utf8), length: 64) == nil)
+        #expect(Sidecar.digest(from: Data(), length: 32) == nil)
+    }
+
+    @Test func countsSignaturesAndSkipsComments() throws {
+        let dir = TempDir()
+        let path = dir.write("a.ndb", "# comment\nA:0:*:414243\nB:0:*:444546\n")
+        #expect(try ContentChecks.check(path: path, name: "a.ndb", contentType: nil) == 2)
+        let noFinalNewline = dir.write("b.ndb", "A:0:*:414243\nB:0:*:444546")
+        #expect(try ContentChecks.check(path: noFinalNewline, name: "b.ndb", contentType: nil) == 2)
+    }
+
+    @Test func rejectsBrokenDownloads() {
+        let dir = TempDir()
+        let cases: [(String, String, String?)] = [
+            ("empty.ndb", "", nil),
+            ("page.ndb", "  <!DOCTYPE html>\n<html><body>oops</body></html>\n", nil),
+            ("typed.ndb", "A:0:*:414243\n", "text/html; charset=utf-8"),
+            ("blank.ndb", "A:0:*:414243\n\nB:0:*:444546\n", nil),
+            ("trailing.ndb", "A:0:*:414243\n\n", nil),
+            ("crlfblank.ndb", "A:0:*:414243\r\n\r\n", nil),
+            ("fake.cvd", "not a cvd", nil),
+        ]
+        for (name, content, type) in cases {
+            let path = dir.write(name, content)
+            #expect(throws: Rejection.self, "\(name)") { try ContentChecks.check(path: path, name: name, contentType: type) }
+        }
+        let gzip = dir.path + "/gz.ndb"
+        FileManager.default.createFile(atPath: gzip, contents: Data([0x1f, 0x8b, 0x08, 0x00, 0x00]))
+        #expect(throws: Rejection.self) { try ContentChecks.check(path: gzip, name: "gz.ndb", contentType: nil) }
+    }
+
+    @Test func cvdHeaderGivesTheCount() throws {
+        let dir = TempDir()
+        let path = dir.write("x.cvd", "ClamAV-VDB:08 Mar 2021 10-00 +0000:333:92:63:abcd:sig:builder:1615197600" + String(repeating: " ", count: 400))
+        #expect(try ContentChecks.check(path: path, name: "x.cvd", contentType: nil) == 92)
+    }
+
+    @Test func collapseNeedsForce() throws {
+        #expect(throws: Rejection.self) { try ContentChecks.checkCollapse(new: 4, installed: 10, force: false) }
+        try ContentChecks.checkCollapse(new: 4, installed: 10, force: true)
+        try ContentChecks.checkCollapse(new: 5, installed: 10, force: false)
+        try ContentChecks.checkCollapse(new: 1, installed: nil, force: false)
+    }
+
+    @Test func gunzipRoundTripAndCorruption() throws {
+        let dir = TempDir()
+        let plain = dir.write("a.ndb", "A:0:*:414243\n")
+        let result = try Process.run(URL(fileURLWithPath: "/bin/gzip"), arguments: ["-k", plain])
+        result.waitUntilExit()
+        let gz = plain + ".gz"
+        try ContentChecks.gunzip(gz)
+        #expect(dir.read("a.ndb.gz") == "A:0:*:414243\n")
+        let broken = dir.write("b.gz", "\u{1f}garbage")
+        #expect(throws: Rejection.self) { try ContentChecks.gunzip(broken) }
+    }
+
+    @Test func retryAfterAcceptsSecondsAndDates() {
+        #expect(Fetcher.retryAfter("120") == 120)
+        #expect(Fetcher.retryAfter(nil) == nil)
+        #expect(Fetcher.retryAfter("soon") == nil)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let inAnHour = formatter.string(from: Date().addingTimeInterval(3600))
+        let seconds = Fetcher.retryAfter(inAnHour) ?? 0
+        #expect(seconds > 3500 && seconds <= 3601)
+    }
+
+    @Test func hostsIncludeThePort() {
+        #expect(Fetcher.host(of: "https://Mirror.Example/x/a.ndb") == "mirror.example:443")
+        #expect(Fetcher.host(of: "http://127.0.0.1:8080/a.ndb") == "127.0.0.1:8080")
+    }
+
+    @Test func jobQueueKeepsToTheLimitPerHost() {
+        let queue = JobQueue(hosts: ["a", "a", "a", "b"], limit: 2)
+        #expect(queue.take() == 0)
+        #expect(queue.take() == 1)
+        #expect(queue.take() == 3, "host a is full, so b goes next")
+        queue.finish(0)
+        #expect(queue.take() == 2)
+        queue.finish(1); queue.finish(2); queue.finish(3)
+        #expect(queue.take() == nil)
+    }
+
+    @Test func canaryLineMatchesOnlyItsBlob() throws {
+        let canary = try Canary.make(generation: 7)
+        let other = try Canary.make(generation: 7)
+        #expect(canary.name != other.name)
+        #expect(canary.blob != other.blob)
+        let line = try canary.databaseLine()
+        #expect(line == "\(try ClamAV.hash("md5", canary.blob)):\(canary.blob.count):\(canary.name)\n")
+        #expect(canary.matches(canary.name + ".UNOFFICIAL"))
+        #expect(!canary.matches(other.name + ".UNOFFICIAL"))
+    }
+}
