@@ -117,6 +117,11 @@ public final class Fetcher: Sendable {
         self.showProgress = Terminal.stderrIsTTY && log.level >= .normal
     }
 
+    private let checkTime = Mutex<Double>(0)
+
+    /// Seconds spent in integrity and content checks, summed over all threads.
+    public var checkSeconds: Double { checkTime.withLock { $0 } }
+
     /// Back-offs after this run (the ones read from state plus new ones).
     public var backoffs: [String: HostBackoff] { gate.backoffs }
 
@@ -214,6 +219,8 @@ public final class Fetcher: Sendable {
                 failures.append("\(url): HTTP \(response.status)")
                 continue
             }
+            let checkStart = Date()
+            defer { checkTime.withLock { $0 += Date().timeIntervalSince(checkStart) } }
             do {
                 let accepted = try checkDownload(job, path: target, mirror: mirror, url: url, response: response)
                 return .downloaded(accepted)

@@ -48,7 +48,8 @@ public struct UpdateReport: Codable, Sendable {
     public var signatures: Int?
     public var reload = ReloadReport(result: "not_needed")
     public var exitCode: Int32 = 0
-    /// Seconds spent in each phase: fetch, verify, install, reload.
+    /// Seconds spent in each phase: fetch (wall time, checks included), check (integrity and
+    /// content checks summed over the fetch threads), verify, install, reload (until confirmed).
     public var phases: [String: Double] = [:]
     public var warnings: [String] = []
     /// Problems found while reading the configuration (unknown keys and the like).

@@ -67,6 +67,7 @@ public final class UpdateRunner {
         let outcomes = fetcher.run(jobs)
         state.hosts = fetcher.backoffs.filter { $0.value.until > now }
         report.phases["fetch"] = Date().timeIntervalSince(fetchStart)
+        report.phases["check"] = fetcher.checkSeconds
 
         var fileReports: [String: [FileReport]] = [:]
         var feedMessages: [String: String] = notDue
