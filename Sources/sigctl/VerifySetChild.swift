@@ -13,11 +13,12 @@ struct VerifySetChild: ParsableCommand {
     @Option(name: .customLong("memory-limit")) var memoryLimit: Int64 = 0
     @Option(name: .customLong("canary-blob")) var canaryBlob: String?
     @Option(name: .customLong("canary-name")) var canaryName: String?
+    @Option(name: .customLong("count")) var countFiles: [String] = []
 
     func run() throws {
         let loadOptions = (try? JSONDecoder().decode(LoadOptions.self, from: Data(options.utf8))) ?? LoadOptions()
         let report = VerifyChild.run(directory: dir, options: loadOptions, memoryLimit: memoryLimit,
-                                     canaryBlob: canaryBlob, canaryName: canaryName)
+                                     canaryBlob: canaryBlob, canaryName: canaryName, countFiles: countFiles)
         let data = try JSONEncoder().encode(report)
         FileHandle.standardOutput.write(data)
         if !report.ok { throw ExitCode(1) }

@@ -113,6 +113,21 @@ import Testing
         hanging.stop()
     }
 
+    @Test func signaturesLibclamavSkipsAreReportedAgainstTheFileCount() throws {
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"")
+        // Three of four signatures need functionality level 999, which no libclamav has.
+        let text = "T.A:0:*:41424344454647:999\nT.B:0:*:41424344454648:999\nT.C:0:*:41424344454649:999\nT.D:0:*:4142434445464a\n"
+        try box.publish(feed: "f", file: "future.ndb", text)
+        try box.writeFeed("f", files: ["future.ndb"])
+        let (result, report) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(report?.file("f", "future.ndb")?.signatures == 4)
+        #expect(report?.file("f", "future.ndb")?.loadedSignatures == 1)
+        #expect(result.stderr.contains("f/future.ndb: libclamav"), "\(result.stderr)")
+        #expect(result.stderr.contains("loads only 1 of its 4 signatures"))
+    }
+
     @Test func userAgentNamesSigctlAndItsVersion() throws {
         let box = try Sandbox()
         try box.writeSettings("clamd = \"none\"")

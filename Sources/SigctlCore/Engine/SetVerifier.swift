@@ -15,6 +15,8 @@ public struct VerifyReport: Codable, Sendable {
     public var peakRSSKiB: Int
     /// What the engine reported for the canary blob, when one was given.
     public var canaryVerdict: String?
+    /// Signatures libclamav loads from each of the files asked about, each loaded alone.
+    public var fileCounts: [String: Int]? = nil
 
     /// One line for the admin: the error plus libclamav's lines that say where.
     public var summary: String {
@@ -30,7 +32,7 @@ public enum VerifyChild {
     /// Loads `directory` exactly as clamd would (`cl_load` with clamd.conf's flags),
     /// compiles the engine, and scans the canary blob if one is given.
     public static func run(directory: String, options: LoadOptions, memoryLimit: Int64,
-                           canaryBlob: String?, canaryName: String?) -> VerifyReport {
+                           canaryBlob: String?, canaryName: String?, countFiles: [String] = []) -> VerifyReport {
         if memoryLimit > 0 {
             var limit = rlimit(rlim_cur: rlim_t(memoryLimit), rlim_max: rlim_t(memoryLimit))
             setrlimit(Int32(RLIMIT_AS.rawValue), &limit)
@@ -74,6 +76,14 @@ public enum VerifyChild {
                     return report
                 }
             }
+            if !countFiles.isEmpty {
+                var counts: [String: Int] = [:]
+                for name in countFiles {
+                    let single = try ClamEngine()
+                    if let count = try? single.load(directory + "/" + name, options: options) { counts[name] = Int(count) }
+                }
+                report.fileCounts = counts
+            }
             report.ok = true
         } catch {
             report.error = "\(error)"
@@ -109,8 +119,9 @@ public struct SetVerifier: Sendable {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
-    public func verify(directory: String, canary: Canary? = nil, scratch: String) -> VerifyReport {
+    public func verify(directory: String, canary: Canary? = nil, countFiles: [String] = [], scratch: String) -> VerifyReport {
         var arguments = ["__verify-set", "--dir", directory, "--memory-limit", String(memoryLimit)]
+        for name in countFiles { arguments += ["--count", name] }
         let optionsJSON = (try? String(decoding: JSONEncoder().encode(options), as: UTF8.self)) ?? "{}"
         arguments += ["--options", optionsJSON]
         if let canary {

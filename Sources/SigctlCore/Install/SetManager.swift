@@ -59,11 +59,11 @@ public struct SetManager: Sendable {
     }
 
     /// Verifies a candidate directory in the child process.
-    public func verify(_ candidate: String, canary: Canary) -> VerifyReport {
+    public func verify(_ candidate: String, canary: Canary, countFiles: [String] = []) -> VerifyReport {
         let scratch = candidate + ".scratch"
         try? Files.makeDirectory(scratch)
         defer { Files.remove(scratch) }
-        let report = verifier.verify(directory: candidate, canary: canary, scratch: scratch)
+        let report = verifier.verify(directory: candidate, canary: canary, countFiles: countFiles, scratch: scratch)
         log.debug("verified \(candidate): ok=\(report.ok) signatures=\(report.signatures) load=\(report.loadSeconds)s compile=\(report.compileSeconds)s rss=\(report.peakRSSKiB)KiB")
         return report
     }

@@ -18,7 +18,10 @@ public enum ItemStatus: String, Codable, Sendable {
 public struct FileReport: Codable, Sendable {
     public var name: String
     public var status: ItemStatus
+    /// Signatures counted in the file (non-comment lines, or the CVD header's count).
     public var signatures: Int?
+    /// Signatures libclamav loaded from the new file, when it was verified.
+    public var loadedSignatures: Int?
     public var previousSignatures: Int?
     public var size: Int64?
     public var mirror: String?

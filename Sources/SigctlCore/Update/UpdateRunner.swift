@@ -212,6 +212,7 @@ public final class UpdateRunner {
             }
         }
         report.phases["verify"] = Date().timeIntervalSince(verifyStart)
+        compareCounts(accepted, loaded: verified.fileCounts ?? [:], fileReports: &fileReports)
 
         // The new generation: every sigctl-owned feed file in the new set.
         let installStart = Date()
@@ -264,13 +265,28 @@ public final class UpdateRunner {
         return accepted
     }
 
+    /// Compares what libclamav loads from each new file with the signatures the file holds.
+    /// A big shortfall is a warning: libclamav skips signatures newer than its functionality
+    /// level and types clamd.conf's options turn off, so the file protects less than it seems.
+    func compareCounts(_ files: [NewFile], loaded: [String: Int], fileReports: inout [String: [FileReport]]) {
+        for item in files {
+            let name = item.file.name
+            guard let count = loaded[name] else { continue }
+            if let index = fileReports[item.feed]?.firstIndex(where: { $0.name == name }) {
+                fileReports[item.feed]![index].loadedSignatures = count
+            }
+            guard ContentChecks.countsOnePerLine(name), item.download.signatures > 0, count * 2 < item.download.signatures else { continue }
+            report.warnings.append("\(item.feed)/\(name): libclamav \(ClamAV.version) loads only \(count) of its \(item.download.signatures) signatures; the rest need a newer libclamav or are of a type clamd.conf turns off")
+        }
+    }
+
     func verifyCandidate(_ files: [NewFile], drops: [String: String], canary: Canary, label: String) -> VerifyReport {
         do {
             let dir = try manager.buildCandidate(label: label,
                                                  replacing: Dictionary(uniqueKeysWithValues: files.map { ($0.file.name, $0.download.path) }),
                                                  dropping: Set(drops.keys), canary: canary)
             defer { Files.remove(dir) }
-            return manager.verify(dir, canary: canary)
+            return manager.verify(dir, canary: canary, countFiles: files.map(\.file.name))
         } catch {
             return VerifyReport(ok: false, stage: "child", signatures: 0, error: "cannot build the candidate set: \(error)",
                                 messages: [], loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)

@@ -19,6 +19,16 @@ public enum ContentChecks {
         return lower.hasSuffix(".cvd") || lower.hasSuffix(".cld") || lower.hasSuffix(".cud")
     }
 
+    /// Database types where libclamav counts one signature per line, so the loaded
+    /// count can be compared with the file's. Allow lists, configuration, phishing
+    /// and YARA files count differently.
+    public static func countsOnePerLine(_ name: String) -> Bool {
+        guard let dot = name.lastIndex(of: ".") else { return false }
+        let ext = name[name.index(after: dot)...].lowercased()
+        return ["ndb", "ndu", "hdb", "hdu", "hsb", "hsu", "mdb", "mdu", "msb", "msu", "ldb", "ldu", "cdb", "idb", "db",
+                "cvd", "cld", "cud"].contains(ext)
+    }
+
     /// Rejects empty files, HTML pages, unexpected gzip and blank lines.
     /// Returns the number of signatures (non-comment lines, or the CVD header's count).
     public static func check(path: String, name: String, contentType: String?) throws -> Int {
