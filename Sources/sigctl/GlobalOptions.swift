@@ -10,7 +10,7 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Say more on stderr (twice for debug output).")
     var verbose: Int
 
-    @Flag(name: .shortAndLong, help: "Print only errors.")
+    @Flag(name: .shortAndLong, help: "No warnings or progress on stderr; errors and results still print.")
     var quiet = false
 
     var log: Log {

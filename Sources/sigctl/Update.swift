@@ -7,20 +7,20 @@ struct Update: ParsableCommand {
         abstract: "Fetch due feeds, verify the new set as clamd loads it, install it and prove clamd uses it.",
         discussion: """
         Exit codes: 0 success or nothing to do; 1 some feeds failed or were rejected, the rest installed \
-        and confirmed; 2 nothing installed because of failures; 3 clamd did not confirm the reload; \
+        and confirmed or unchanged; 2 nothing installed because of failures; 3 clamd did not confirm the reload; \
         4 another run holds the lock; 64 usage error; 78 configuration error.
         """
     )
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: ArgumentHelp("Update only this feed, now, ignoring its interval (repeatable).", valueName: "name"))
+    @Option(name: .long, help: ArgumentHelp("Update only this feed, now: skips its interval and the random sleep, never a host's back-off (repeatable).", valueName: "name"))
     var feed: [String] = []
 
     @Flag(help: "Do not wait the random sleep time first.")
     var noSleep = false
 
-    @Flag(help: "Accept files whose signature count collapsed, and ignore stored ETags.")
+    @Flag(help: "Accept files whose signature count collapsed, and ignore stored ETag and Last-Modified.")
     var force = false
 
     @Flag(help: "Print one JSON object with per-feed and per-file status.")

@@ -164,6 +164,46 @@ import Testing
         #expect(env.box.mirror.requests(path: path).count > 1)
     }
 
+    @Test func aFileSigctlDoesNotOwnIsNeverOverwritten() throws {
+        let env = try Installed()
+        let admin = "Admin.Own:0:*:4142434445464748\n"
+        try admin.write(toFile: env.box.dbDir + "/mine.ndb", atomically: true, encoding: .utf8)
+        try env.box.publish(feed: "sumfeed", file: "mine.ndb", GeneratedSignatures.ndb("Test.Mine", count: 1).text)
+        try env.box.writeFeed("sumfeed", files: ["s.ndb", "mine.ndb"])
+        try env.expectRejected(feed: "sumfeed", file: "mine.ndb", cause: "not installed by sigctl")
+        #expect(try String(contentsOfFile: env.box.dbDir + "/mine.ndb", encoding: .utf8) == admin)
+        #expect(env.box.mirror.requests(path: "/sumfeed/mine.ndb").isEmpty, "nothing is downloaded for it")
+    }
+
+    @Test func aChangedKeyFingerprintFetchesTheNewKey() throws {
+        let env = try Installed()
+        let newKey = try TestKey(directory: env.box.root + "/gnupg2")
+        try FileManager.default.removeItem(atPath: env.box.mirror.root + "/gpgfeed/publickey.gpg")
+        let newer = GeneratedSignatures.ndb("Test.Rekeyed", count: 1)
+        try env.box.publish(feed: "gpgfeed", file: "g.ndb", env.v1.text + newer.text, key: newKey)
+        // Signed by a key sigctl was not told about: rejected.
+        try env.expectRejected(feed: "gpgfeed", file: "g.ndb", cause: "GPG check failed")
+        // The admin confirms the new fingerprint: the new key is fetched and the file accepted.
+        try env.box.writeFeed("gpgfeed", files: ["g.ndb"], integrity: "gpg", key: newKey)
+        let result = try env.box.sigctl(["update"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try env.box.clamd.scan(newer.samples["Test.Rekeyed-1"]!) == "Test.Rekeyed-1.UNOFFICIAL")
+    }
+
+    @Test func aWrongKeyAtTheKeyURLIsRefused() throws {
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"")
+        let key = try TestKey(directory: box.root + "/gnupg")
+        let impostor = try TestKey(directory: box.root + "/gnupg-impostor")
+        try box.publish(feed: "f", file: "a.ndb", GeneratedSignatures.ndb("Test.Key", count: 1).text, key: impostor)
+        try box.writeFeed("f", files: ["a.ndb"], integrity: "gpg", key: key)
+        let result = try box.sigctl(["update"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("f/a.ndb: failed"))
+        #expect(result.stderr.contains("not the configured \(key.fingerprint)"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: box.dbDir + "/a.ndb"))
+    }
+
     @Test func forbiddenWithoutRetryAfterBacksOffForADay() throws {
         let env = try Installed()
         try env.box.mirror.setFaults(["/otherfeed/o.ndb": ["status": 403]])

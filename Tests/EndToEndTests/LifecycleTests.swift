@@ -222,5 +222,15 @@ import Testing
 
         let usage = try box.sigctl(["update", "--no-such-flag"])
         #expect(usage.status == 64)
+
+        try box.writeSettings()
+        let disabled = try box.sigctl(["update", "--feed", "broken"])
+        #expect(disabled.status == 64)
+        #expect(disabled.stderr.contains("feed 'broken' is disabled"))
+
+        try "DatabaseDirectory \(box.dbDir)\n".write(toFile: box.clamdConf, atomically: true, encoding: .utf8)
+        let noSocket = try box.sigctl(["status"])
+        #expect(noSocket.status == 78)
+        #expect(noSocket.stderr.contains("no LocalSocket"))
     }
 }

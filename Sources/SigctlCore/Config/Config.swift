@@ -135,6 +135,10 @@ public enum ConfigLoader {
         var clamd: ClamdConf
         if FileManager.default.fileExists(atPath: settings.clamdConf) {
             clamd = try ClamdConf.read(settings.clamdConf)
+            if settings.clamdOverride == nil && clamd.address == nil {
+                throw ConfigError(file: settingsPath, key: "clamd",
+                                  "\(settings.clamdConf) has no LocalSocket (absolute path) or TCPSocket, so sigctl cannot reach clamd; set clamd = \"unix:/path\", \"tcp:host:port\" or \"none\"")
+            }
             if let dbdir = clamd.databaseDirectory,
                URL(fileURLWithPath: dbdir).standardizedFileURL.path != URL(fileURLWithPath: settings.databaseDir).standardizedFileURL.path {
                 warnings.append("\(settings.clamdConf) has DatabaseDirectory \(dbdir) but sigctl installs into \(settings.databaseDir): clamd will not see sigctl's files; make them the same")
@@ -183,7 +187,7 @@ public enum ConfigLoader {
                 throw doc.error("clamd", "must be \"unix:/path\", \"tcp:host:port\" or \"none\", found \"\(v)\"")
             }
         }
-        if let v = try doc.string("sleep", in: table) {
+        if let v = try doc.string("sleep", in: table, orInteger: true) {
             guard let range = DurationParser.range(v) else {
                 throw doc.error("sleep", "must be a range such as \"30s-600s\", a duration, or \"0\"; found \"\(v)\"")
             }
@@ -230,7 +234,7 @@ public enum ConfigLoader {
         if let fingerprint = try doc.string("gpg_fingerprint", in: table) {
             let cleaned = fingerprint.replacingOccurrences(of: " ", with: "").uppercased()
             guard cleaned.count == 40 || cleaned.count == 64, cleaned.allSatisfy(\.isHexDigit) else {
-                throw doc.error("gpg_fingerprint", "must be the key's full 40-hex-digit fingerprint")
+                throw doc.error("gpg_fingerprint", "must be the key's full fingerprint (40 or 64 hex digits)")
             }
             feed.gpgFingerprint = cleaned
         }
@@ -350,8 +354,9 @@ struct Document {
         }
     }
 
-    func string(_ key: String, in table: TOMLTable, section: (table: String, index: Int)? = nil) throws -> String? {
+    func string(_ key: String, in table: TOMLTable, section: (table: String, index: Int)? = nil, orInteger: Bool = false) throws -> String? {
         guard let value = table[key] else { return nil }
+        if orInteger, let int = value.int { return String(int) }
         guard let string = value.string else { throw error(key, "must be a string", section: section) }
         return string
     }

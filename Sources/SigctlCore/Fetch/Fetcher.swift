@@ -138,7 +138,7 @@ public final class Fetcher: Sendable {
         // Signing keys first, once per feed, so file jobs never race for them.
         var keyProblems: [String: String] = [:]
         for feed in Dictionary(jobs.map { ($0.feed.name, $0.feed) }, uniquingKeysWith: { a, _ in a }).values
-        where feed.integrity == .gpg && !gpg.hasKey(feed: feed.name) {
+        where feed.integrity == .gpg && !gpg.hasKey(feed: feed.name, fingerprint: feed.gpgFingerprint ?? "") {
             if let problem = fetchKey(feed) { keyProblems[feed.name] = problem }
         }
         let missingKeys = keyProblems

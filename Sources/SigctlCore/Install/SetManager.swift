@@ -33,6 +33,14 @@ public struct SetManager: Sendable {
         }
     }
 
+    /// Finishes an install that a killed run left half-done (every command that changes the set calls this first).
+    public func recoverInterruptedInstall(_ state: inout State, store: StateStore) throws {
+        guard let recovered = try installer.recover() else { return }
+        log.warning("finished installing set \(recovered.generation), which an interrupted run had left half-done")
+        state.live = recovered
+        try store.save(state)
+    }
+
     /// Database files clamd loads from the database directory now.
     public func liveDatabaseFiles() -> [String] {
         Files.list(settings.databaseDir).filter(isDatabaseFile)

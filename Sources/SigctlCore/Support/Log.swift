@@ -13,7 +13,7 @@ public final class Log: Sendable {
 
     public init(level: Level) { self.level = level }
 
-    /// Always printed (unless --quiet): problems the admin must act on.
+    /// Always printed, even with --quiet: problems the admin must act on.
     public func error(_ message: String) { emit(message, at: .quiet, prefix: "sigctl: error: ") }
     public func warning(_ message: String) { emit(message, at: .normal, prefix: "sigctl: warning: ") }
     public func info(_ message: String) { emit(message, at: .verbose, prefix: "sigctl: ") }

@@ -30,6 +30,7 @@ public struct Maintenance {
         defer { withExtendedLifetime(lock) {} }
         try manager.prepare()
         var state = try store.load()
+        try manager.recoverInterruptedInstall(&state, store: store)
         guard let live = state.live, let manifest = manager.generations.manifest(live.generation) else {
             throw CommandError("sigctl has not installed a set yet", hint: "run `sigctl update` first")
         }
@@ -58,6 +59,7 @@ public struct Maintenance {
         defer { withExtendedLifetime(lock) {} }
         try manager.prepare()
         var state = try store.load()
+        try manager.recoverInterruptedInstall(&state, store: store)
         let available = manager.generations.all()
         let liveID = state.live?.generation
         let chosen: GenerationManifest?

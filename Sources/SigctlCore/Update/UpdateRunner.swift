@@ -21,6 +21,8 @@ public final class UpdateRunner {
     let store: StateStore
     var state = State()
     var report = UpdateReport()
+    /// Feed files not fetched because a file sigctl does not own has their name.
+    var conflicts: [String: [FileReport]] = [:]
     let now = Date()
 
     public init(config: Configuration, log: Log, options: UpdateOptions, executable: String = SetVerifier.currentExecutable) {
@@ -40,8 +42,13 @@ public final class UpdateRunner {
     }
 
     public func run() throws -> UpdateReport {
-        for name in options.feeds where config.feed(named: name) == nil {
-            throw CommandError("there is no feed named '\(name)'", hint: "`sigctl feeds` lists them", exit: .usage)
+        for name in options.feeds {
+            guard let feed = config.feed(named: name) else {
+                throw CommandError("there is no feed named '\(name)'", hint: "`sigctl feeds` lists them", exit: .usage)
+            }
+            guard feed.enabled else {
+                throw CommandError("feed '\(name)' is disabled", hint: "set enabled = true in \(feed.source) first", exit: .usage)
+            }
         }
         if config.clamd.loadOptions.officialDatabaseOnly && config.feeds.contains(where: \.enabled) {
             throw CommandError("\(config.clamd.path) has OfficialDatabaseOnly yes: clamd ignores every third-party database and sigctl's canary",
@@ -51,11 +58,7 @@ public final class UpdateRunner {
         defer { withExtendedLifetime(lock) {} }
         try manager.prepare()
         state = try store.load()
-        if let recovered = try manager.installer.recover() {
-            log.warning("finished installing set \(recovered.generation), which an interrupted run had left half-done")
-            state.live = recovered
-            try store.save(state)
-        }
+        try manager.recoverInterruptedInstall(&state, store: store)
         if options.sleepSeconds > 0 {
             log.info("waiting \(options.sleepSeconds)s before contacting mirrors (sleep setting)")
             Thread.sleep(forTimeInterval: TimeInterval(options.sleepSeconds))
@@ -69,7 +72,7 @@ public final class UpdateRunner {
         report.phases["fetch"] = Date().timeIntervalSince(fetchStart)
         report.phases["check"] = fetcher.checkSeconds
 
-        var fileReports: [String: [FileReport]] = [:]
+        var fileReports: [String: [FileReport]] = conflicts
         var feedMessages: [String: String] = notDue
         var newFiles: [NewFile] = []
         for (job, outcome) in zip(jobs, outcomes) {
@@ -102,6 +105,11 @@ public final class UpdateRunner {
                 entry.message = message
             }
             fileReports[feed, default: []].append(entry)
+        }
+        // A feed counts as checked when no file failed to arrive: a network failure
+        // is retried on the next run (back-offs still keep sigctl away from hosts
+        // that asked it to wait); a rejected file waits for the feed's interval.
+        for feed in Set(jobs.map(\.feed.name)) where !(fileReports[feed] ?? []).contains(where: { $0.status == .failed || $0.status == .not_due }) {
             update(feed: feed) { $0.lastCheck = self.now }
         }
 
@@ -141,6 +149,7 @@ public final class UpdateRunner {
 
     /// Which files to fetch now, and why the other enabled feeds are not fetched.
     func plan() -> ([FetchJob], [String: String]) {
+        conflicts = [:]
         var jobs: [FetchJob] = []
         var notDue: [String: String] = [:]
         let selected = options.feeds.isEmpty ? config.feeds.filter(\.enabled) : config.feeds.filter { options.feeds.contains($0.name) }
@@ -159,6 +168,10 @@ public final class UpdateRunner {
                 continue
             }
             for file in feed.enabledFiles {
+                if let conflict = foreignFile(file.name) {
+                    conflicts[feed.name, default: []].append(conflict)
+                    continue
+                }
                 // Validators are only worth sending for a file that is actually installed.
                 let previous = feedState?.files[file.name]
                 let usable = isInstalled(file.name) ? previous : previous.map { var p = $0; p.etag = nil; p.lastModified = nil; return p }
@@ -166,6 +179,13 @@ public final class UpdateRunner {
             }
         }
         return (jobs, notDue)
+    }
+
+    /// A report for a feed file whose name is taken by a file sigctl does not own.
+    func foreignFile(_ name: String) -> FileReport? {
+        guard !(state.live?.owned.contains(name) ?? false), Files.exists(config.settings.databaseDir + "/" + name) else { return nil }
+        return FileReport(name: name, status: .rejected,
+                          message: "\(config.settings.databaseDir)/\(name) exists and was not installed by sigctl; sigctl never overwrites files it does not own (freshclam's or yours): remove or rename it, or disable this file in the feed")
     }
 
     func isInstalled(_ name: String) -> Bool {

@@ -2,15 +2,16 @@ import Foundation
 
 /// Detached-signature checks with gpgv against sigctl's own keyring for a feed.
 /// The user's keyrings are never read: each feed has one key file in
-/// `state_dir/keys/<feed>.gpg`, accepted only if its fingerprint is the configured one.
+/// `state_dir/keys/<feed>-<fingerprint>.gpg`, accepted only if its fingerprint is the configured one.
 public struct GPGVerifier: Sendable {
     public let keyDirectory: String
 
     public init(stateDir: String) { keyDirectory = stateDir + "/keys" }
 
-    public func keyringPath(feed: String) -> String { keyDirectory + "/\(feed).gpg" }
+    /// One keyring per feed and fingerprint, so changing gpg_fingerprint fetches the new key.
+    public func keyringPath(feed: String, fingerprint: String) -> String { keyDirectory + "/\(feed)-\(fingerprint).gpg" }
 
-    public func hasKey(feed: String) -> Bool { Files.exists(keyringPath(feed: feed)) }
+    public func hasKey(feed: String, fingerprint: String) -> Bool { Files.exists(keyringPath(feed: feed, fingerprint: fingerprint)) }
 
     /// Imports a downloaded key into the feed's keyring, if and only if it holds
     /// a key with `fingerprint`. Only that key is kept.
@@ -38,13 +39,13 @@ public struct GPGVerifier: Sendable {
             throw Rejection("gpg could not export the key (\(exported.errorLine))", hint: "check that gnupg is installed")
         }
         try Files.makeDirectory(keyDirectory, mode: 0o755)
-        try Files.writeAtomically(exported.outputData, to: keyringPath(feed: feed), mode: 0o644)
+        try Files.writeAtomically(exported.outputData, to: keyringPath(feed: feed, fingerprint: fingerprint), mode: 0o644)
     }
 
     /// Verifies `signature` over `file` with gpgv and the feed's keyring, and
     /// checks that the signing key is the configured one.
     public func verify(feed: String, file: String, signature: String, fingerprint: String) throws {
-        let result = try Self.run("/usr/bin/gpgv", ["--status-fd", "1", "--keyring", keyringPath(feed: feed), signature, file])
+        let result = try Self.run("/usr/bin/gpgv", ["--status-fd", "1", "--keyring", keyringPath(feed: feed, fingerprint: fingerprint), signature, file])
         let validsig = result.output.split(separator: "\n").first { $0.hasPrefix("[GNUPG:] VALIDSIG ") }
         guard result.status == 0, let validsig else {
             let bad = result.output.contains("BADSIG") ? "the signature does not match the file"
