@@ -182,11 +182,7 @@ public final class Fetcher: Sendable {
                 waiting += 1
                 continue
             }
-            var request = HTTPRequest(url: url, userAgent: settings.userAgent)
-            request.connectTimeout = settings.connectTimeout
-            request.stallTimeout = settings.stallTimeout
-            request.maxBytes = settings.maxFileSize
-            request.proxy = settings.proxy
+            var request = makeRequest(url, maxBytes: settings.maxFileSize)
             if !job.force, let previous = job.previous, previous.mirror == mirror {
                 if let etag = previous.etag { request.headers.append("If-None-Match: \(etag)") }
                 if let lastModified = previous.lastModified { request.headers.append("If-Modified-Since: \(lastModified)") }
@@ -240,6 +236,16 @@ public final class Fetcher: Sendable {
         return .failed(failures.joined(separator: "; "))
     }
 
+    /// A GET with the configured timeouts, proxy and User-Agent.
+    func makeRequest(_ url: String, maxBytes: Int64) -> HTTPRequest {
+        var request = HTTPRequest(url: url, userAgent: settings.userAgent)
+        request.connectTimeout = settings.connectTimeout
+        request.stallTimeout = settings.stallTimeout
+        request.maxBytes = maxBytes
+        request.proxy = settings.proxy
+        return request
+    }
+
     /// Downloads one URL into `path`, showing progress on a terminal.
     func download(_ request: HTTPRequest, to path: String, label: String) throws -> HTTPResponse {
         unlink(path)
@@ -273,11 +279,7 @@ public final class Fetcher: Sendable {
             let sidecarPath = path + "." + algorithm
             let sidecarResponse: HTTPResponse
             do {
-                var request = HTTPRequest(url: url + "." + algorithm, userAgent: settings.userAgent)
-                request.connectTimeout = settings.connectTimeout
-                request.stallTimeout = settings.stallTimeout
-                request.maxBytes = 64 << 10
-                request.proxy = settings.proxy
+                let request = makeRequest(url + "." + algorithm, maxBytes: 64 << 10)
                 sidecarResponse = try download(request, to: sidecarPath, label: "\(feed.name)/\(job.file.name).\(algorithm)")
             } catch {
                 throw Rejection("cannot fetch the \(algorithm) sidecar (\(error))", hint: "the next run tries again")
@@ -300,11 +302,7 @@ public final class Fetcher: Sendable {
         case .gpg:
             let signaturePath = path + ".sig"
             defer { unlink(signaturePath) }
-            var request = HTTPRequest(url: url + ".sig", userAgent: settings.userAgent)
-            request.connectTimeout = settings.connectTimeout
-            request.stallTimeout = settings.stallTimeout
-            request.maxBytes = 64 << 10
-            request.proxy = settings.proxy
+            let request = makeRequest(url + ".sig", maxBytes: 64 << 10)
             let sigResponse: HTTPResponse
             do {
                 sigResponse = try download(request, to: signaturePath, label: "\(feed.name)/\(job.file.name).sig")
@@ -334,11 +332,7 @@ public final class Fetcher: Sendable {
             return "cannot fetch the signing key: \(host) asked sigctl to wait until \(Self.format(backoff.until))"
         }
         let path = scratch + "/\(feed.name).key"
-        var request = HTTPRequest(url: keyURL, userAgent: settings.userAgent)
-        request.connectTimeout = settings.connectTimeout
-        request.stallTimeout = settings.stallTimeout
-        request.maxBytes = 1 << 20
-        request.proxy = settings.proxy
+        let request = makeRequest(keyURL, maxBytes: 1 << 20)
         do {
             let response = try download(request, to: path, label: "\(feed.name) key")
             defer { unlink(path) }
