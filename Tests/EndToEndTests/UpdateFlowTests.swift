@@ -128,6 +128,40 @@ import Testing
         #expect(result.stderr.contains("loads only 1 of its 4 signatures"))
     }
 
+    @Test func theRandomSleepAppliesOnlyToUnattendedRuns() throws {
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"")
+        try box.publish(feed: "f", file: "a.ndb", GeneratedSignatures.ndb("Test.Sleep", count: 1).text)
+        try box.writeFeed("f", files: ["a.ndb"])
+        // writeSettings says sleep = "0"; put a one-second range in its place.
+        let path = box.configDir + "/sigctl.toml"
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "sleep = \"0\"", with: "sleep = \"1s-1s\"")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+
+        let unattended = try box.sigctl(["update", "-v"])
+        #expect(unattended.stderr.contains("waiting 1s before contacting mirrors"), "\(unattended.stderr)")
+        #expect(!(try box.sigctl(["update", "-v", "--no-sleep"]).stderr.contains("waiting")))
+        #expect(!(try box.sigctl(["update", "-v", "--feed", "f"]).stderr.contains("waiting")))
+    }
+
+    @Test func progressIsShownOnlyOnATerminal() throws {
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"")
+        try box.publish(feed: "f", file: "big.ndb", GeneratedSignatures.ndb("Test.Big", count: 3000).text)
+        try box.writeFeed("f", files: ["big.ndb"])
+        // script(1) gives sigctl a pseudo-terminal for stdin, stdout and stderr.
+        let command = "SIGCTL_CONFIG=\(box.configDir) \(Paths.sigctl) update"
+        let tty = try runProgram("/usr/bin/script", ["-qfec", command, "/dev/null"])
+        #expect(tty.status == 0, "\(tty.stdout)")
+        #expect(tty.stdout.contains("f/big.ndb: "), "progress on a terminal: \(tty.stdout)")
+        #expect(tty.stdout.contains("KiB"))
+
+        try box.publish(feed: "f", file: "big.ndb", GeneratedSignatures.ndb("Test.Big2", count: 3000).text)
+        let piped = try box.sigctl(["update"])
+        #expect(piped.status == 0)
+        #expect(!piped.stderr.contains("KiB"), "no progress when stderr is not a terminal")
+    }
+
     @Test func userAgentNamesSigctlAndItsVersion() throws {
         let box = try Sandbox()
         try box.writeSettings("clamd = \"none\"")

@@ -193,7 +193,7 @@ public final class CurlEasy {
             status = responseCode()
         }
         guard code == CURLE_OK else {
-            let detail = String(cString: transfer.errorBuffer)
+            let detail = String(decoding: transfer.errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let reason = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
             let kind: CurlError.Kind
             switch code {
