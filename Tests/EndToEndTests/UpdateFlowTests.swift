@@ -162,6 +162,23 @@ import Testing
         #expect(!piped.stderr.contains("KiB"), "no progress when stderr is not a terminal")
     }
 
+    @Test func riskyClamdSettingsAreCalledOut() throws {
+        let box = try Sandbox(clamdExtra: "ConcurrentDatabaseReload no")
+        try box.clamd.start()
+        let sigs = GeneratedSignatures.ndb("Test.Conc", count: 1)
+        try box.publish(feed: "f", file: "a.ndb", sigs.text)
+        try box.writeFeed("f", files: ["a.ndb"])
+        let result = try box.sigctl(["update"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("ConcurrentDatabaseReload no"))
+        #expect(try box.clamd.scan(sigs.samples["Test.Conc-1"]!) == "Test.Conc-1.UNOFFICIAL", "a blocking reload is still proven")
+
+        try (try String(contentsOfFile: box.clamdConf, encoding: .utf8) + "\nOfficialDatabaseOnly yes\n").write(toFile: box.clamdConf, atomically: true, encoding: .utf8)
+        let refused = try box.sigctl(["update"])
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains("OfficialDatabaseOnly yes"))
+    }
+
     @Test func userAgentNamesSigctlAndItsVersion() throws {
         let box = try Sandbox()
         try box.writeSettings("clamd = \"none\"")
