@@ -179,6 +179,43 @@ import Testing
         #expect(refused.stderr.contains("OfficialDatabaseOnly yes"))
     }
 
+    @Test func anInterruptedDownloadIsResumedWithRange() throws {
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"")
+        let text = GeneratedSignatures.ndb("Test.Resume", count: 200).text
+        try box.publish(feed: "f", file: "big.ndb", text)
+        try box.writeFeed("f", files: ["big.ndb"], interval: "1h")
+        try box.mirror.setFaults(["/f/big.ndb": ["truncate": 4000, "times": 1]])
+        let broken = try box.sigctl(["update"])
+        #expect(broken.status == 2)
+        #expect(broken.stderr.contains("f/big.ndb: failed"))
+
+        // A failed download is retried on the next run, from where it broke off.
+        let resumed = try box.sigctl(["update", "-v"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("resumed an interrupted download at byte 4000"))
+        let last = try #require(box.mirror.requests(path: "/f/big.ndb").last)
+        #expect(last["range"] as? String == "bytes=4000-")
+        #expect(last["status"] as? Int == 206)
+        #expect(last["bytes"] as? Int == text.utf8.count - 4000)
+        #expect(try String(contentsOfFile: box.dbDir + "/big.ndb", encoding: .utf8) == text)
+    }
+
+    @Test func aPartialDownloadOfAnOlderVersionIsNotMixedWithANewOne() throws {
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"")
+        try box.publish(feed: "f", file: "big.ndb", GeneratedSignatures.ndb("Test.OldPart", count: 200).text)
+        try box.writeFeed("f", files: ["big.ndb"])
+        try box.mirror.setFaults(["/f/big.ndb": ["truncate": 4000, "times": 1]])
+        #expect(try box.sigctl(["update"]).status == 2)
+        let newer = GeneratedSignatures.ndb("Test.NewWhole", count: 150).text
+        try box.publish(feed: "f", file: "big.ndb", newer)
+        let result = try box.sigctl(["update"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(box.mirror.requests(path: "/f/big.ndb").last?["status"] as? Int == 200, "If-Range did not match: the whole new file")
+        #expect(try String(contentsOfFile: box.dbDir + "/big.ndb", encoding: .utf8) == newer)
+    }
+
     @Test func userAgentNamesSigctlAndItsVersion() throws {
         let box = try Sandbox()
         try box.writeSettings("clamd = \"none\"")

@@ -13,7 +13,7 @@ public struct HTTPRequest: Sendable {
     /// Abort once the body grows past this many bytes.
     public var maxBytes: Int64 = 256 << 20
     public var proxy: String? = nil
-    /// Ask for the body from this offset (`Range: bytes=N-`).
+    /// Ask for the body from this offset (`Range: bytes=N-`); the answer may be 206 or a full 200.
     public var resumeFrom: Int64 = 0
 
     public init(url: String, userAgent: String) {
@@ -39,6 +39,9 @@ public struct CurlError: Error, CustomStringConvertible, Sendable {
     public let message: String
     /// Body bytes received before the failure.
     public let bodyBytes: Int64
+    /// The HTTP status and headers received before the failure, if any.
+    public var status = 0
+    public var headers: [String: String] = [:]
     public var description: String { message }
 }
 
@@ -164,9 +167,6 @@ public final class CurlEasy {
         try set(CURLOPT_FAILONERROR, 0)
         try set(CURLOPT_ACCEPT_ENCODING, "") // let libcurl negotiate and decode transfer compression
         if let proxy = request.proxy { try set(CURLOPT_PROXY, proxy) }
-        if request.resumeFrom > 0 {
-            try check(sigctl_curl_setopt_off(handle, CURLOPT_RESUME_FROM_LARGE, curl_off_t(request.resumeFrom)), "curl_easy_setopt")
-        }
         try check(sigctl_curl_setopt_data_cb(handle, CURLOPT_WRITEFUNCTION, CurlEasy.writeCallback), "curl_easy_setopt")
         try check(sigctl_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context), "curl_easy_setopt")
         try check(sigctl_curl_setopt_data_cb(handle, CURLOPT_HEADERFUNCTION, CurlEasy.headerCallback), "curl_easy_setopt")
@@ -178,7 +178,10 @@ public final class CurlEasy {
         }
 
         var list: UnsafeMutablePointer<curl_slist>? = nil
-        for header in request.headers { list = curl_slist_append(list, header) }
+        // A plain Range header rather than CURLOPT_RESUME_FROM: libcurl treats a full
+        // 200 answer to a resume as an error, and with If-Range that answer is expected.
+        let range = request.resumeFrom > 0 ? ["Range: bytes=\(request.resumeFrom)-"] : []
+        for header in request.headers + range { list = curl_slist_append(list, header) }
         defer { curl_slist_free_all(list) }
         try check(sigctl_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list), "curl_easy_setopt")
 
@@ -207,7 +210,10 @@ public final class CurlEasy {
             let message = kind == .tooLarge
                 ? "the body is larger than the \(request.maxBytes)-byte limit"
                 : reason + (status > 0 ? " (after HTTP \(status))" : "")
-            throw CurlError(code: Int32(code.rawValue), kind: kind, message: message, bodyBytes: transfer.written)
+            var error = CurlError(code: Int32(code.rawValue), kind: kind, message: message, bodyBytes: transfer.written)
+            error.status = status
+            error.headers = transfer.headers
+            throw error
         }
         return HTTPResponse(status: responseCode(), headers: transfer.headers, bodyBytes: transfer.written)
     }

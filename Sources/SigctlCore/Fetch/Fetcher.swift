@@ -187,11 +187,18 @@ public final class Fetcher: Sendable {
                 if let etag = previous.etag { request.headers.append("If-None-Match: \(etag)") }
                 if let lastModified = previous.lastModified { request.headers.append("If-Modified-Since: \(lastModified)") }
             }
-            let response: HTTPResponse
+            let partial = Partial.load(partialDirectory, feed: feed.name, file: file.name, url: url)
+            if let partial {
+                request.resumeFrom = partial.bytes
+                request.headers.append("If-Range: \(partial.etag)")
+            }
+            var response: HTTPResponse
             do {
                 response = try download(request, to: target, label: "\(feed.name)/\(file.name)")
             } catch let error as CurlError {
                 failures.append("\(url): \(error.message)")
+                Partial.keep(partialDirectory, feed: feed.name, file: file.name, url: url, error: error,
+                             received: target, earlier: partial)
                 continue
             } catch {
                 failures.append("\(url): \(error)")
@@ -200,9 +207,21 @@ public final class Fetcher: Sendable {
             switch response.status {
             case 304:
                 unlink(target)
+                Partial.discard(partialDirectory, feed: feed.name, file: file.name)
                 return .unchanged(mirror: mirror)
             case 200:
-                break
+                Partial.discard(partialDirectory, feed: feed.name, file: file.name)
+            case 206 where partial != nil:
+                do {
+                    try Partial.complete(partialDirectory, feed: feed.name, file: file.name, partial: partial!,
+                                         rest: target, contentRange: response.headers["content-range"])
+                    log.info("\(feed.name)/\(file.name): resumed an interrupted download at byte \(partial!.bytes)")
+                } catch {
+                    unlink(target)
+                    Partial.discard(partialDirectory, feed: feed.name, file: file.name)
+                    failures.append("\(url): cannot resume the earlier partial download (\(error)); the next run starts over")
+                    continue
+                }
             case 429, 403:
                 unlink(target)
                 let seconds = Self.retryAfter(response.headers["retry-after"]) ?? (response.status == 429 ? 4 * 3600 : 24 * 3600)
@@ -236,6 +255,9 @@ public final class Fetcher: Sendable {
         return .failed(failures.joined(separator: "; "))
     }
 
+    /// Where interrupted downloads wait to be resumed.
+    var partialDirectory: String { settings.stateDir + "/partial" }
+
     /// A GET with the configured timeouts, proxy and User-Agent.
     func makeRequest(_ url: String, maxBytes: Int64) -> HTTPRequest {
         var request = HTTPRequest(url: url, userAgent: settings.userAgent)
@@ -267,9 +289,9 @@ public final class Fetcher: Sendable {
     /// Integrity (sidecar or GPG), then content checks.
     func checkDownload(_ job: FetchJob, path: String, mirror: String, url: String, response: HTTPResponse) throws -> DownloadedFile {
         let feed = job.feed
-        let size = Files.size(path) ?? 0
-        if let length = response.headers["content-length"].flatMap(Int64.init), length != size, response.headers["content-encoding"] == nil {
-            throw Rejection("the download is truncated (\(size) of \(length) bytes)", hint: "the next run downloads it again")
+        if let length = response.headers["content-length"].flatMap(Int64.init), length != response.bodyBytes,
+           response.headers["content-encoding"] == nil {
+            throw Rejection("the download is truncated (\(response.bodyBytes) of \(length) bytes)", hint: "the next run downloads it again")
         }
         switch feed.integrity {
         case .none:
