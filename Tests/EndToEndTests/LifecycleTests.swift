@@ -147,6 +147,27 @@ import Testing
         #expect(missing.stderr.contains("no installed set 99"))
     }
 
+    @Test func aFileDisabledInTheConfigLeavesTheLiveSet() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let keep = GeneratedSignatures.ndb("Test.Keep", count: 1)
+        let drop = GeneratedSignatures.ndb("Test.Drop", count: 1)
+        try box.publish(feed: "f", file: "keep.ndb", keep.text)
+        try box.publish(feed: "f", file: "drop.ndb", drop.text)
+        try box.writeFeed("f", files: ["keep.ndb", "drop.ndb"])
+        #expect(try box.update().0.status == 0)
+        #expect(try box.clamd.scan(drop.samples["Test.Drop-1"]!) == "Test.Drop-1.UNOFFICIAL")
+
+        try box.writeFeed("f", files: ["keep.ndb"])
+        let (result, report) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(report?.file("f", "drop.ndb")?.status == .removed)
+        #expect(!FileManager.default.fileExists(atPath: box.dbDir + "/drop.ndb"))
+        #expect(try box.clamd.scan(drop.samples["Test.Drop-1"]!) == nil)
+        #expect(try box.clamd.scan(keep.samples["Test.Keep-1"]!) == "Test.Keep-1.UNOFFICIAL")
+        #expect(FileManager.default.fileExists(atPath: box.dbDir + "/local.ndb"))
+    }
+
     @Test func reloadVerifiesAndProvesWithAFreshCanary() throws {
         let box = try Sandbox()
         try box.clamd.start()
