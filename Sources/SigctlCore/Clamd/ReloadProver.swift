@@ -21,7 +21,7 @@ public enum ReloadOutcome: Sendable, Equatable {
 public struct ReloadProver: Sendable {
     public let client: ClamdClient
     public let timeout: Double
-    public var pollInterval: Double = 0.25
+    public var pollInterval: Double = 0.1
 
     public init(client: ClamdClient, timeout: Double) {
         self.client = client

@@ -175,6 +175,9 @@ public final class Fetcher: Sendable {
         let target = directory + "/" + file.name
 
         for mirror in mirrors {
+            if let last = failures.last ?? rejections.last {
+                log.info("\(feed.name)/\(file.name): \(last); trying the next mirror")
+            }
             let url = file.url ?? feed.url(of: file, mirror: mirror)
             let host = Fetcher.host(of: url)
             if let backoff = gate.backoff(host) {
