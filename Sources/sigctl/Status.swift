@@ -41,6 +41,14 @@ struct Status: ParsableCommand {
                 print("")
                 print("\(feed.name)\(feed.enabled ? "" : " (disabled)"): checked \(formatDate(feed.lastCheck)), changed \(formatDate(feed.lastChange)), next check \(feed.enabled ? formatDate(feed.nextCheck ?? Date()) : "-")")
                 for entry in feed.backoff { print("  backing off: \(entry)") }
+                if let until = feed.coolDownUntil { print("  on cool-down until \(formatDate(until)): libfreshclam sends nothing before then") }
+                for database in feed.databases ?? [] {
+                    if let file = database.file {
+                        print("  \(database.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(file), version \(database.version.map(String.init) ?? "?"), \(database.signatures.map(String.init) ?? "?") sigs, built \(formatDate(database.built))")
+                    } else {
+                        print("  \(database.name.padding(toLength: 10, withPad: " ", startingAt: 0)) not installed")
+                    }
+                }
                 if let error = feed.lastError { print("  last error: \(error)") }
                 for file in feed.files where file.enabled || file.installed {
                     let sigs = file.signatures.map { "\($0) sigs" } ?? "-"

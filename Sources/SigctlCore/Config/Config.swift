@@ -46,10 +46,32 @@ public struct FeedFile: Sendable {
     public var gzip = false
 }
 
+/// What a `kind = "official"` feed needs: ClamAV's own databases, fetched by libfreshclam.
+public struct OfficialSettings: Sendable {
+    /// Database names such as "main", "daily", "bytecode".
+    public var databases: [String] = ["main", "daily", "bytecode"]
+    /// The mirrors are private mirrors (plain file layout, no CDN rules).
+    public var privateMirror = false
+    /// The DNS name holding the current versions, or nil for "none" (HTTP header checks).
+    public var dns: String? = "current.cvd.clamav.net"
+
+    /// The files a database may have in the database directory.
+    public static func fileNames(_ database: String) -> [String] {
+        ["\(database).cvd", "\(database).cld", "\(database).cud"]
+    }
+
+    /// The database a file name belongs to, if it is one of these databases' files.
+    public func database(of fileName: String) -> String? {
+        databases.first { OfficialSettings.fileNames($0).contains(fileName) }
+    }
+}
+
 /// One `feeds.d/*.toml` file.
 public struct Feed: Sendable {
     public var name: String
     public var source: String
+    /// Set for `kind = "official"`: ClamAV's databases through libfreshclam.
+    public var official: OfficialSettings?
     public var enabled = true
     public var mirrors: [String] = []
     public var interval = 3600
@@ -206,13 +228,32 @@ public enum ConfigLoader {
     }
 
     static let feedKeys: Set<String> = [
-        "name", "enabled", "mirrors", "interval", "integrity", "gpg_key_url", "gpg_fingerprint", "files",
+        "name", "kind", "enabled", "mirrors", "interval", "integrity", "gpg_key_url", "gpg_fingerprint", "files",
     ]
     static let fileKeys: Set<String> = ["name", "risk", "enabled", "url", "compressed"]
+    static let officialKeys: Set<String> = ["name", "kind", "enabled", "mirrors", "interval", "databases", "private_mirror", "dns"]
+
+    /// A `kind = "official"` feed: no [[files]]; databases, mirrors, DNS and private-mirror mode.
+    private static func readOfficialFeed(_ doc: Document, into feed: inout Feed, warnings: inout [String]) throws -> Feed {
+        doc.warnUnknown(doc.table, allowed: officialKeys, warnings: &warnings)
+        var official = OfficialSettings()
+        if let databases = try doc.strings("databases", in: doc.table) {
+            guard !databases.isEmpty, databases.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || "-_".contains($0) } }) else {
+                throw doc.error("databases", "must list database names such as \"main\", \"daily\", \"bytecode\"")
+            }
+            official.databases = databases
+        }
+        if let privateMirror = try doc.bool("private_mirror", in: doc.table) { official.privateMirror = privateMirror }
+        if let dns = try doc.string("dns", in: doc.table) {
+            official.dns = dns == "none" || dns.isEmpty ? nil : dns
+        }
+        if feed.mirrors.isEmpty { feed.mirrors = ["https://database.clamav.net"] }
+        feed.official = official
+        return feed
+    }
 
     private static func readFeed(_ doc: Document, defaultName: String, warnings: inout [String]) throws -> Feed {
         let table = doc.table
-        doc.warnUnknown(table, allowed: feedKeys, warnings: &warnings)
         var feed = Feed(name: defaultName, source: doc.path)
         if let name = try doc.string("name", in: table) { feed.name = name }
         guard !feed.name.isEmpty, feed.name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
@@ -224,6 +265,12 @@ public enum ConfigLoader {
             throw doc.error("mirrors", "mirror \"\(mirror)\" must start with http:// or https://")
         }
         if let interval = try doc.duration("interval", in: table) { feed.interval = interval }
+        switch try doc.string("kind", in: table) ?? "files" {
+        case "files": break
+        case "official": return try readOfficialFeed(doc, into: &feed, warnings: &warnings)
+        case let other: throw doc.error("kind", "must be \"files\" or \"official\", found \"\(other)\"")
+        }
+        doc.warnUnknown(table, allowed: feedKeys, warnings: &warnings)
         if let integrity = try doc.string("integrity", in: table) {
             guard let value = Integrity(rawValue: integrity) else {
                 throw doc.error("integrity", "must be gpg, sha256, md5 or none; found \"\(integrity)\"")

@@ -133,43 +133,29 @@ public struct SetVerifier: Sendable {
             }
             arguments += ["--canary-blob", blobPath, "--canary-name", canary.name]
         }
-        let output = scratch + "/verify-output.json"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        FileManager.default.createFile(atPath: output, contents: nil)
-        guard let handle = FileHandle(forWritingAtPath: output) else { return failure("cannot create \(output)") }
-        defer { try? handle.close() }
-        process.standardOutput = handle
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        let done = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in done.signal() }
+        let result: ChildResult
         do {
-            try process.run()
+            result = try Child.run(executable, arguments, timeout: timeout, scratch: scratch)
         } catch {
             return failure("cannot start the verification child \(executable): \(error)")
         }
-        if done.wait(timeout: .now() + .seconds(timeout)) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            done.wait()
+        if result.timedOut {
             return failure("verification did not finish within \(DurationParser.format(timeout)); raise verify_timeout if this host is slow")
         }
-        let data = FileManager.default.contents(atPath: output) ?? Data()
-        if var report = try? JSONDecoder().decode(VerifyReport.self, from: data) {
+        if var report = try? JSONDecoder().decode(VerifyReport.self, from: result.output) {
             let text = ((report.error ?? "") + report.messages.joined()).lowercased()
             if !report.ok, memoryLimit > 0, text.contains("memory") || text.contains("allocate") {
                 report.error = (report.error ?? "failed") + " (out of memory under verify_memory_limit = \(memoryLimit >> 20) MiB; raise it if the set is large)"
             }
             return report
         }
-        if process.terminationReason == .uncaughtSignal {
-            let signal = process.terminationStatus
+        if result.signalled {
+            let signal = result.status
             let hint = signal == SIGKILL || signal == SIGSEGV || signal == SIGABRT
                 ? " (often out of memory: the limit is verify_memory_limit = \(memoryLimit >> 20) MiB)" : ""
             return failure("libclamav crashed while loading the set (signal \(signal))\(hint)")
         }
-        return failure("the verification child exited with status \(process.terminationStatus) and no report")
+        return failure("the verification child exited with status \(result.status) and no report")
     }
 
     private func failure(_ message: String) -> VerifyReport {

@@ -77,13 +77,15 @@ public struct SetManager: Sendable {
     }
 
     /// Installs a generation's files plus its canary; records the live set in `state` and saves it.
+    /// `adopting` names files sigctl takes over from another updater in this change
+    /// (the official databases when the admin moved them from freshclam to sigctl).
     public func activate(generation: Int, files: [String: String], canary: Canary, signatures: Int,
-                         state: inout State, store: StateStore) throws -> LiveSet {
+                         state: inout State, store: StateStore, adopting: Set<String> = []) throws -> LiveSet {
         let canaryPath = staging + "/" + canaryFileName + ".\(generation)"
         try canary.write(databaseTo: canaryPath, blobTo: canaryBlobPath(generation))
         var all = files
         all[canaryFileName] = canaryPath
-        let owned = Set(state.live?.owned ?? []).union(adoptableCanary())
+        let owned = Set(state.live?.owned ?? []).union(adoptableCanary()).union(adopting)
         let live = try installer.install(files: all, previouslyOwned: owned, generation: generation,
                                          canaryName: canary.name, signatures: signatures)
         state.live = live

@@ -50,6 +50,8 @@ public struct State: Codable, Sendable {
     public var hosts: [String: HostBackoff] = [:]
     public var live: LiveSet?
     public var nextGeneration = 1
+    /// Official feeds whose mirror set a cool-down (from libfreshclam's freshclam.dat), until when.
+    public var coolDowns: [String: Date]?
     public var lastRun: Date?
     public var lastResult: String?
 

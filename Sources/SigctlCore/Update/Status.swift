@@ -11,8 +11,21 @@ public struct StatusFile: Codable, Sendable {
     public var lastError: String?
 }
 
+/// One official database as it is live now.
+public struct StatusDatabase: Codable, Sendable {
+    public var name: String
+    public var file: String?
+    public var version: Int?
+    public var signatures: Int?
+    public var built: Date?
+}
+
 public struct StatusFeed: Codable, Sendable {
     public var name: String
+    /// For official feeds: each database's live version, signature count and build time.
+    public var databases: [StatusDatabase]?
+    /// For official feeds: the mirror's cool-down, if one is running.
+    public var coolDownUntil: Date?
     public var enabled: Bool
     public var interval: Int
     public var lastCheck: Date?
@@ -85,7 +98,21 @@ public struct StatusReport: Codable, Sendable {
                                   signatures: fileState?.signatures, size: fileState?.size,
                                   lastChange: fileState?.lastChange, lastError: fileState?.lastError)
             }
-            report.feeds.append(StatusFeed(name: feed.name, enabled: feed.enabled, interval: feed.interval,
+            var databases: [StatusDatabase]? = nil
+            if let official = feed.official {
+                databases = official.databases.map { database in
+                    let file = OfficialSettings.fileNames(database).first { Files.exists(config.settings.databaseDir + "/" + $0) }
+                    let header = file.flatMap { CVDHeader.read(config.settings.databaseDir + "/" + $0) }
+                    return StatusDatabase(name: database, file: file, version: header?.version, signatures: header?.signatures, built: header?.built)
+                }
+                if let daily = databases?.first(where: { $0.name == "daily" }), let built = daily.built,
+                   now.timeIntervalSince(built) > 3 * 86_400 {
+                    report.warnings.append("\(feed.name): daily was built \(Int(now.timeIntervalSince(built) / 86_400)) days ago; it should change several times a day, so updates are not arriving")
+                }
+            }
+            let coolDown = state.coolDowns?[feed.name].flatMap { $0 > now ? $0 : nil }
+            report.feeds.append(StatusFeed(name: feed.name, databases: databases, coolDownUntil: coolDown,
+                                           enabled: feed.enabled, interval: feed.interval,
                                            lastCheck: feedState?.lastCheck, lastChange: feedState?.lastChange,
                                            nextCheck: feed.enabled ? feedState?.lastCheck?.addingTimeInterval(TimeInterval(feed.interval)) : nil,
                                            backoff: backoff, lastError: feedState?.lastError, files: files))

@@ -23,6 +23,8 @@ public final class UpdateRunner {
     var report = UpdateReport()
     /// Feed files not fetched because a file sigctl does not own has their name.
     var conflicts: [String: [FileReport]] = [:]
+    /// Official (libfreshclam) feeds due in this run.
+    var officialDue: [Feed] = []
     let now = Date()
 
     public init(config: Configuration, log: Log, options: UpdateOptions, executable: String = SetVerifier.currentExecutable) {
@@ -109,14 +111,17 @@ public final class UpdateRunner {
         // A feed counts as checked when no file failed to arrive: a network failure
         // is retried on the next run (back-offs still keep sigctl away from hosts
         // that asked it to wait); a rejected file waits for the feed's interval.
-        for feed in Set(jobs.map(\.feed.name)) where !(fileReports[feed] ?? []).contains(where: { $0.status == .failed || $0.status == .not_due }) {
+        var drops = filesToDrop()
+        var adopting: Set<String> = []
+        fetchOfficial(into: &newFiles, reports: &fileReports, drops: &drops, adopting: &adopting)
+        for feed in Set(jobs.map(\.feed.name)).union(officialDue.map(\.name))
+        where !(fileReports[feed] ?? []).contains(where: { $0.status == .failed || $0.status == .not_due }) {
             update(feed: feed) { $0.lastCheck = self.now }
         }
 
-        let drops = filesToDrop()
         var installedNew: [NewFile] = []
         if !newFiles.isEmpty || !drops.isEmpty {
-            installedNew = try installChanges(newFiles, drops: drops, fileReports: &fileReports, feedMessages: &feedMessages)
+            installedNew = try installChanges(newFiles, drops: drops, adopting: adopting, fileReports: &fileReports)
         } else if let live = state.live, !live.confirmed {
             confirmPending(live)
         }
@@ -150,6 +155,7 @@ public final class UpdateRunner {
     /// Which files to fetch now, and why the other enabled feeds are not fetched.
     func plan() -> ([FetchJob], [String: String]) {
         conflicts = [:]
+        officialDue = []
         var jobs: [FetchJob] = []
         var notDue: [String: String] = [:]
         let selected = options.feeds.isEmpty ? config.feeds.filter(\.enabled) : config.feeds.filter { options.feeds.contains($0.name) }
@@ -158,6 +164,14 @@ public final class UpdateRunner {
             if options.feeds.isEmpty, let last = feedState?.lastCheck, now.timeIntervalSince(last) < TimeInterval(feed.interval) {
                 let next = last.addingTimeInterval(TimeInterval(feed.interval))
                 notDue[feed.name] = "next check after \(Fetcher.format(next)) (interval \(DurationParser.format(feed.interval)))"
+                continue
+            }
+            if feed.official != nil {
+                if let until = state.coolDowns?[feed.name], until > now {
+                    notDue[feed.name] = "the mirror put this client on cool-down until \(Fetcher.format(until)); no request goes out before then"
+                } else {
+                    officialDue.append(feed)
+                }
                 continue
             }
             let hosts = feed.mirrors.map(Fetcher.host(of:))
@@ -198,16 +212,72 @@ public final class UpdateRunner {
         var wanted: Set<String> = []
         for feed in config.feeds where feed.enabled { wanted.formUnion(feed.enabledFiles.map(\.name)) }
         var drops: [String: String] = [:]
-        for (name, file) in manifest.files where !wanted.contains(name) { drops[name] = file.feed }
+        for (name, file) in manifest.files where !wanted.contains(name) {
+            if let feed = config.feed(named: file.feed), feed.enabled, let official = feed.official,
+               let database = official.database(of: name), officialDatabases(official).contains(database) {
+                continue
+            }
+            drops[name] = file.feed
+        }
         return drops
+    }
+
+    /// The configured databases, without bytecode when clamd.conf has Bytecode no.
+    func officialDatabases(_ official: OfficialSettings) -> [String] {
+        official.databases.filter { $0 != "bytecode" || config.clamd.loadOptions.bytecode }
+    }
+
+    /// Runs libfreshclam for each due official feed and turns its updates into new files for the candidate.
+    func fetchOfficial(into newFiles: inout [NewFile], reports: inout [String: [FileReport]],
+                       drops: inout [String: String], adopting: inout Set<String>) {
+        for feed in officialDue {
+            if let conflict = FreshclamDetector.conflict(databaseDir: config.settings.databaseDir) {
+                reports[feed.name, default: []].append(FileReport(
+                    name: "official databases", status: .failed,
+                    message: "\(conflict), and two updaters on one directory break sets; sigctl leaves the official files alone until you choose: stop and disable freshclam (systemctl disable --now clamav-freshclam) to let sigctl manage them, or set enabled = false in \(feed.source) to keep freshclam"))
+                continue
+            }
+            let databases = officialDatabases(feed.official ?? OfficialSettings())
+            let fetcher = OfficialFetcher(settings: config.settings, feed: feed, executable: manager.verifier.executable, log: log)
+            let (outcomes, coolDown) = fetcher.run(databases: databases)
+            if state.coolDowns == nil { state.coolDowns = [:] }
+            state.coolDowns?[feed.name] = coolDown.flatMap { $0 > now ? $0 : nil }
+            for outcome in outcomes {
+                var entry = FileReport(name: outcome.newFiles.count == 1 ? outcome.newFiles.keys.first! : outcome.database,
+                                       status: outcome.status, message: outcome.message)
+                var accepted: [NewFile] = []
+                do {
+                    for (name, path) in outcome.newFiles.sorted(by: { $0.key < $1.key }) {
+                        let signatures = try ContentChecks.check(path: path, name: name, contentType: nil)
+                        let download = DownloadedFile(path: path, etag: nil, lastModified: nil, mirror: feed.mirrors.first ?? "",
+                                                      sha256: try ClamAV.hashFile("sha256", path: path),
+                                                      size: Files.size(path) ?? 0, signatures: signatures)
+                        accepted.append(NewFile(feed: feed.name, file: FeedFile(name: name), download: download,
+                                                previous: state.feeds[feed.name]?.files[name]))
+                        entry.signatures = signatures
+                        entry.size = download.size
+                    }
+                } catch {
+                    entry.status = .rejected
+                    entry.message = "\(error)"
+                    accepted = []
+                }
+                if entry.status == .updated {
+                    newFiles += accepted
+                    for name in outcome.removed { drops[name] = feed.name }
+                    adopting.formUnion(accepted.map(\.file.name) + outcome.removed)
+                }
+                reports[feed.name, default: []].append(entry)
+            }
+        }
     }
 
     // MARK: candidate, verify, install, reload
 
     /// Verifies the new files with the live set, drops the feeds that break it,
     /// installs the rest and proves the reload. Returns the files that went live.
-    func installChanges(_ candidates: [NewFile], drops: [String: String],
-                        fileReports: inout [String: [FileReport]], feedMessages: inout [String: String]) throws -> [NewFile] {
+    func installChanges(_ candidates: [NewFile], drops: [String: String], adopting: Set<String>,
+                        fileReports: inout [String: [FileReport]]) throws -> [NewFile] {
         var accepted = candidates
         let generation = state.nextGeneration
         state.nextGeneration += 1
@@ -256,7 +326,8 @@ public final class UpdateRunner {
         let previousLive = state.live
         let live = try manager.activate(generation: generation,
                                         files: Dictionary(uniqueKeysWithValues: files.keys.map { ($0, genDir + "/" + $0) }),
-                                        canary: canary, signatures: verified.signatures, state: &state, store: store)
+                                        canary: canary, signatures: verified.signatures, state: &state, store: store,
+                                        adopting: adopting)
         report.phases["install"] = Date().timeIntervalSince(installStart)
         report.installed = true
         report.generation = live.generation

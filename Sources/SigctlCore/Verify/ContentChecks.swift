@@ -120,6 +120,24 @@ public enum ContentChecks {
     }
 }
 
+/// The 512-byte header of a CVD/CLD: "ClamAV-VDB:build time:version:signatures:f-level:md5:dsig:builder:stime".
+public struct CVDHeader: Codable, Sendable {
+    public var version: Int
+    public var signatures: Int
+    public var built: Date?
+
+    public static func read(_ path: String) -> CVDHeader? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: 512),
+              let text = String(data: data, encoding: .isoLatin1), text.hasPrefix("ClamAV-VDB:") else { return nil }
+        let fields = text.trimmingCharacters(in: .whitespaces.union(.controlCharacters)).split(separator: ":", omittingEmptySubsequences: false)
+        guard fields.count > 4, let version = Int(fields[2]), let signatures = Int(fields[3]) else { return nil }
+        let built = fields.count > 8 ? TimeInterval(fields[8].trimmingCharacters(in: .whitespaces)).map { Date(timeIntervalSince1970: $0) } : nil
+        return CVDHeader(version: version, signatures: signatures, built: built)
+    }
+}
+
 /// Checksum sidecars: `<file>.sha256` / `<file>.md5`.
 public enum Sidecar {
     /// Extracts the digest from a sidecar: a bare hex digest (with or without a

@@ -1,0 +1,181 @@
+import Foundation
+
+/// What happened to one official database in a run.
+public struct OfficialOutcome: Sendable {
+    public var database: String
+    public var status: ItemStatus
+    /// New or changed files: name in the database directory → staged path.
+    public var newFiles: [String: String] = [:]
+    /// Live files of this database that the update replaced under another name (daily.cvd → daily.cld).
+    public var removed: [String] = []
+    public var message: String?
+}
+
+/// Fetches ClamAV's official databases with libfreshclam, in a child process, into
+/// a staging directory that starts as hard links of the live official files. The
+/// live directory is never written by libfreshclam; libfreshclam's own state
+/// (freshclam.dat: its client UUID and the mirrors' cool-down) lives in state_dir.
+public struct OfficialFetcher {
+    let settings: Settings
+    let feed: Feed
+    let official: OfficialSettings
+    let executable: String
+    let log: Log
+
+    public init(settings: Settings, feed: Feed, executable: String, log: Log) {
+        self.settings = settings
+        self.feed = feed
+        self.official = feed.official ?? OfficialSettings()
+        self.executable = executable
+        self.log = log
+    }
+
+    var staging: String { settings.stateDir + "/staging/official-\(feed.name)" }
+    public var datPath: String { settings.stateDir + "/freshclam.dat" }
+
+    /// Runs libfreshclam for `databases`. Returns the outcomes and the cool-down end, if the mirrors set one.
+    public func run(databases: [String]) -> ([OfficialOutcome], coolDownUntil: Date?) {
+        let dbDir = staging + "/db"
+        do {
+            Files.remove(staging)
+            try Files.makeDirectory(dbDir)
+            try Files.makeDirectory(staging + "/tmp")
+            for database in databases {
+                for name in OfficialSettings.fileNames(database) where Files.exists(settings.databaseDir + "/" + name) {
+                    try Files.linkOrCopy(settings.databaseDir + "/" + name, to: dbDir + "/" + name)
+                }
+            }
+            if Files.exists(datPath) { try Files.copy(datPath, to: dbDir + "/freshclam.dat") }
+        } catch {
+            return (databases.map { OfficialOutcome(database: $0, status: .failed, message: "cannot stage the official files: \(error)") }, nil)
+        }
+        let before = snapshot(dbDir)
+        let request = FreshclamRequest(databaseDirectory: dbDir, tempDirectory: staging + "/tmp", logFile: staging + "/freshclam.log",
+                                       databases: databases, servers: feed.mirrors, privateMirror: official.privateMirror,
+                                       dns: official.dns, connectTimeout: settings.connectTimeout,
+                                       requestTimeout: settings.stallTimeout, proxy: settings.proxy)
+        let report: FreshclamReport
+        do {
+            let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
+            let result = try Child.run(executable, ["__freshclam", "--request", json], timeout: max(settings.verifyTimeout, 1800),
+                                       scratch: staging)
+            if result.timedOut { throw CommandError("libfreshclam did not finish within \(max(settings.verifyTimeout, 1800))s") }
+            guard let decoded = try? JSONDecoder().decode(FreshclamReport.self, from: result.output) else {
+                throw CommandError("the libfreshclam child ended with status \(result.status)\(result.signalled ? " (signal)" : "") and no report")
+            }
+            report = decoded
+        } catch {
+            return (databases.map { OfficialOutcome(database: $0, status: .failed, message: "\(error)") }, nil)
+        }
+        // Keep libfreshclam's state whatever happened: it holds the cool-down.
+        if Files.exists(dbDir + "/freshclam.dat") {
+            try? Files.writeAtomically(FileManager.default.contents(atPath: dbDir + "/freshclam.dat") ?? Data(), to: datPath)
+        }
+        let coolDown = Self.coolDown(datPath)
+        if let error = report.error {
+            return (databases.map { OfficialOutcome(database: $0, status: .failed, message: error) }, coolDown)
+        }
+        let after = snapshot(dbDir)
+        let logLines = errorLines(staging + "/freshclam.log")
+        var outcomes: [OfficialOutcome] = []
+        for result in report.results {
+            var outcome = OfficialOutcome(database: result.database, status: .unchanged)
+            for name in OfficialSettings.fileNames(result.database) {
+                switch (before[name], after[name]) {
+                case (let old, .some(let new)) where old != new: outcome.newFiles[name] = dbDir + "/" + name
+                case (.some, .none): outcome.removed.append(name)
+                default: break
+                }
+            }
+            if let until = coolDown, until > Date(), result.coolDown || !Freshclam.succeeded(result) {
+                outcome.status = .not_due
+                outcome.newFiles = [:]
+                outcome.removed = []
+                outcome.message = "the mirror put this client on cool-down until \(Fetcher.format(until)); no request goes out before then"
+            } else if !Freshclam.succeeded(result) {
+                outcome.status = .failed
+                outcome.newFiles = [:]
+                outcome.removed = []
+                // The first error names the cause; later ones only say that the update failed.
+                let detail = logLines.first { $0.hasPrefix("ERROR") && !$0.contains("Update failed for database") }
+                outcome.message = "libfreshclam: \(result.message)" + (detail.map { " (\($0))" } ?? "")
+                    + "; the installed version stays; if the mirror keeps serving this, check it (a private mirror may be mid-sync)"
+            } else if !outcome.newFiles.isEmpty {
+                outcome.status = .updated
+            }
+            outcomes.append(outcome)
+        }
+        return (outcomes, coolDown)
+    }
+
+    /// Inode and size of each file: libfreshclam replaces a file, it never edits one in place.
+    func snapshot(_ directory: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for name in Files.list(directory) {
+            var st = stat()
+            if stat(directory + "/" + name, &st) == 0 { result[name] = "\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec)" }
+        }
+        return result
+    }
+
+    func errorLines(_ path: String) -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n")
+            .filter { $0.contains("ERROR") || $0.contains("WARNING") || $0.contains("cool-down") }
+            .map { line in
+                // "Sun Nov 22 22:41:52 2026 -> ERROR: ..." → "ERROR: ..."
+                let text = line.range(of: "-> ").map { String(line[$0.upperBound...]) } ?? String(line)
+                return text.trimmingCharacters(in: .whitespaces)
+            }
+    }
+
+    /// The cool-down end libfreshclam recorded in freshclam.dat (format v1: magic
+    /// "FreshClamData", then uint32 version, char uuid[37], time_t retry_after at offset 61).
+    public static func coolDown(_ path: String) -> Date? {
+        guard let data = FileManager.default.contents(atPath: path), data.count >= 69,
+              String(decoding: data.prefix(13), as: UTF8.self) == "FreshClamData",
+              data[data.startIndex + 13] == 1 else { return nil }
+        var value: Int64 = 0
+        for (index, byte) in data[(data.startIndex + 61)..<(data.startIndex + 69)].enumerated() {
+            value |= Int64(byte) << (8 * Int64(index))
+        }
+        return value > 0 ? Date(timeIntervalSince1970: TimeInterval(value)) : nil
+    }
+}
+
+/// Detects a freshclam that also updates the database directory: two updaters
+/// racing on one directory is a known cause of broken sets.
+public enum FreshclamDetector {
+    /// A description of the conflict, or nil when freshclam is not updating `databaseDir`.
+    public static func conflict(databaseDir: String, freshclamConf: String = "/etc/clamav/freshclam.conf") -> String? {
+        let target = URL(fileURLWithPath: databaseDir).standardizedFileURL.path
+        if let pid = runningFreshclamDaemon() {
+            return "a freshclam daemon is running (pid \(pid))"
+        }
+        guard let data = FileManager.default.contents(atPath: freshclamConf) else { return nil }
+        var directory = "/var/lib/clamav"
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let parts = line.trimmingCharacters(in: .whitespaces).split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0] == "DatabaseDirectory" { directory = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        guard URL(fileURLWithPath: directory).standardizedFileURL.path == target else { return nil }
+        let units = ["/etc/systemd/system/multi-user.target.wants/clamav-freshclam.service",
+                     "/etc/systemd/system/timers.target.wants/clamav-freshclam.timer"]
+        if let unit = units.first(where: { Files.exists($0) }) {
+            return "the clamav-freshclam service is enabled (\(unit)) and \(freshclamConf) updates \(directory)"
+        }
+        return nil
+    }
+
+    static func runningFreshclamDaemon() -> Int? {
+        for entry in Files.list("/proc") {
+            guard let pid = Int(entry), pid != Int(getpid()),
+                  let comm = FileManager.default.contents(atPath: "/proc/\(entry)/comm") else { continue }
+            guard String(decoding: comm, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == "freshclam" else { continue }
+            let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") ?? Data()
+            let arguments = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if arguments.contains(where: { $0 == "-d" || $0 == "--daemon" || $0 == "--foreground" }) { return pid }
+        }
+        return nil
+    }
+}

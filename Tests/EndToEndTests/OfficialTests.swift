@@ -1,0 +1,197 @@
+import Foundation
+import SigctlCore
+import Testing
+
+/// ClamAV's signed `test` database through libfreshclam, from a loopback private mirror.
+@Suite(.serialized, .enabled(if: Paths.haveFixtures, "../shared/fixtures is absent: official-database tests skipped"))
+struct OfficialTests {
+    static let cvds = Paths.fixtures + "/clamav-cvd"
+    /// The EICAR test string: test-3 and later detect it.
+    static let eicar = Data("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*".utf8)
+    /// Bytes only test-6's Win.Worm.Sobig-1 matches.
+    static let sobig: Data = {
+        let hex = "6fec40cb4ad432859b126508015369262a47554a451edfaae437057ac6d6683e4a187189b7daf883e3768a107b1f263cbf2dfaeef372e9258f2ded8943fe63fd5dbd6a317ce6f8953634874247aab83228a5caf585c1d3823cc123678823552d71af200b"
+        var bytes = [UInt8]("padding before ".utf8)
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            bytes.append(UInt8(hex[index..<next], radix: 16)!)
+            index = next
+        }
+        return Data(bytes + Array(" and after".utf8))
+    }()
+
+    /// A sandbox whose database directory holds test.cvd version 3 (as freshclam left it),
+    /// a mirror offering version 6, and a clamav feed for the `test` database.
+    func setUp(mirrorVersion: Int = 6, cdiffs: Bool = true, startClamd: Bool = true) throws -> Sandbox {
+        let box = try Sandbox()
+        try FileManager.default.copyItem(atPath: Self.cvds + "/test-3.cvd", toPath: box.dbDir + "/test.cvd")
+        chmod(box.dbDir + "/test.cvd", 0o644)
+        try box.mirror.put("clamav/test.cvd", try Data(contentsOf: URL(fileURLWithPath: Self.cvds + "/test-\(mirrorVersion).cvd")))
+        for version in 4...6 where cdiffs {
+            try box.mirror.put("clamav/test-\(version).cdiff", try Data(contentsOf: URL(fileURLWithPath: Self.cvds + "/test-\(version).cdiff")))
+        }
+        try box.writeFeed("clamav", """
+            name = "clamav"
+            kind = "official"
+            databases = ["test"]
+            mirrors = ["\(box.mirror.url("clamav"))"]
+            private_mirror = true
+            dns = "none"
+            interval = "0s"
+            """)
+        if startClamd { try box.clamd.start() }
+        return box
+    }
+
+    /// The live file of the `test` database: test.cvd, or test.cld once cdiffs were applied.
+    func liveTest(_ box: Sandbox) throws -> String {
+        for name in ["test.cld", "test.cvd"] where FileManager.default.fileExists(atPath: box.dbDir + "/" + name) {
+            return box.dbDir + "/" + name
+        }
+        throw HarnessError("no test database in \(box.dbDir)")
+    }
+
+    func cvdVersion(_ path: String) throws -> Int {
+        let header = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)).prefix(512), as: UTF8.self)
+        return Int(header.split(separator: ":")[2]) ?? -1
+    }
+
+    func updatedEntry(_ report: UpdateReport?) -> FileReport? {
+        report?.feeds.first { $0.name == "clamav" }?.files.first { $0.status == .updated }
+    }
+
+    @Test func version3IsUpdatedTo6AndClamdDetectsWhatOnly6Knows() throws {
+        let box = try setUp()
+        #expect(try box.clamd.scan(Self.sobig) == nil)
+        let (result, report) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(updatedEntry(report)?.name.hasPrefix("test.c") == true)
+        #expect(updatedEntry(report)?.signatures == 14)
+        #expect(report?.reload.result == "confirmed")
+        #expect(try cvdVersion(try liveTest(box)) == 6)
+        #expect(try box.clamd.scan(Self.sobig) == "Win.Worm.Sobig-1")
+        #expect(try box.clamd.scan(Self.eicar)?.hasPrefix("Eicar-Test-Signature") == true)
+        #expect(FileManager.default.fileExists(atPath: box.stateDir + "/freshclam.dat"), "libfreshclam's state is kept in state_dir")
+        #expect(!FileManager.default.fileExists(atPath: box.dbDir + "/freshclam.dat"), "libfreshclam never writes the live directory")
+
+        // Nothing new: only CVD headers are asked for, never a full CVD.
+        let count = box.mirror.requests().count
+        let (again, second) = try box.update()
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(second?.installed == false)
+        let newRequests = box.mirror.requests().dropFirst(count)
+        #expect(!newRequests.isEmpty)
+        #expect(newRequests.allSatisfy { ($0["bytes"] as? Int ?? 0) <= 512 }, "\(Array(newRequests))")
+    }
+
+    /// Each of these must be refused with version 3 still live and clamd still detecting EICAR.
+    func expectRefused(_ box: Sandbox, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let before = try Data(contentsOf: URL(fileURLWithPath: try liveTest(box)))
+        let result = try box.sigctl(["update"])
+        #expect(result.status == 2, "\(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stderr.contains("clamav/"), "\(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stderr.split(separator: "\n").filter { $0.contains("clamav/") }.count == 1, sourceLocation: sourceLocation)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: try liveTest(box))) == before, sourceLocation: sourceLocation)
+        #expect(try cvdVersion(try liveTest(box)) == 3, sourceLocation: sourceLocation)
+        #expect(try box.clamd.scan(Self.eicar)?.hasPrefix("Eicar-Test-Signature") == true, sourceLocation: sourceLocation)
+    }
+
+    @Test func aTamperedCVDIsRejected() throws {
+        let box = try setUp(cdiffs: false)
+        var data = try Data(contentsOf: URL(fileURLWithPath: Self.cvds + "/test-6.cvd"))
+        data[data.startIndex + 2000] ^= 0xff
+        try box.mirror.put("clamav/test.cvd", data)
+        try expectRefused(box)
+    }
+
+    @Test func anHTMLPageServedAsTheCVDIsRejected() throws {
+        let box = try setUp(cdiffs: false)
+        try box.mirror.put("clamav/test.cvd", "<!DOCTYPE html><html><body>Please log in to the portal</body></html>\n")
+        try expectRefused(box)
+    }
+
+    @Test func aTruncatedCVDIsRejected() throws {
+        let box = try setUp(cdiffs: false)
+        try box.mirror.setFaults(["/clamav/test.cvd": ["truncate": 3000]])
+        try expectRefused(box)
+    }
+
+    @Test func tooManyRequestsStartsACoolDownThatSendsNothing() throws {
+        let box = try setUp()
+        try box.mirror.setFaults(["/clamav/test.cvd": ["status": 429, "retry_after": 4], "/clamav/test.cld": ["status": 429, "retry_after": 4]])
+        _ = try box.sigctl(["update"])
+        #expect(try box.state().coolDowns?["clamav"] != nil)
+        try box.mirror.clearFaults()
+
+        // Inside the cool-down: no request at all, and not a failure for cron.
+        let count = box.mirror.requests().count
+        let quiet = try box.sigctl(["update"])
+        #expect(quiet.status == 0, "\(quiet.stderr)")
+        #expect(quiet.stdout.isEmpty && quiet.stderr.isEmpty, "only -v mentions a cool-down: \(quiet.stderr)")
+        #expect(box.mirror.requests().count == count)
+        #expect(try box.sigctl(["status"]).stdout.contains("cool-down"))
+        let verbose = try box.sigctl(["update", "-v"])
+        #expect(verbose.stderr.contains("cool-down"))
+
+        Thread.sleep(forTimeInterval: 4.5)
+        let after = try box.sigctl(["update"])
+        #expect(after.status == 0, "\(after.stderr)")
+        #expect(try cvdVersion(try liveTest(box)) == 6)
+    }
+
+    @Test func aTamperedCdiffNeverLands() throws {
+        let box = try setUp(cdiffs: true)
+        var cdiff = try Data(contentsOf: URL(fileURLWithPath: Self.cvds + "/test-5.cdiff"))
+        cdiff[cdiff.startIndex + cdiff.count / 2] ^= 0xff
+        try box.mirror.put("clamav/test-5.cdiff", cdiff)
+        try box.mirror.put("clamav/test.cvd", "<html><body>no full CVD here either</body></html>\n")
+        try expectRefused(box)
+    }
+
+    @Test func theCdiffChainFrom3To6IsIdenticalToVersion6() throws {
+        let box = try setUp(cdiffs: true)
+        // The full CVD is not even offered: version 6 can only come from the cdiffs.
+        try FileManager.default.removeItem(atPath: box.mirror.root + "/clamav/test.cvd")
+        try box.mirror.put("clamav/test.cvd", Data(try Data(contentsOf: URL(fileURLWithPath: Self.cvds + "/test-6.cvd")).prefix(512)))
+        let (result, _) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        let live = try liveTest(box)
+        #expect(live.hasSuffix(".cld"))
+        #expect(try cvdVersion(live) == 6)
+        #expect(!box.mirror.requests(path: "/clamav/test-5.cdiff").isEmpty)
+        let built = box.root + "/unpacked-chain", genuine = box.root + "/unpacked-6"
+        for (file, dir) in [(live, built), (Self.cvds + "/test-6.cvd", genuine)] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let unpacked = try runProgram("/bin/sh", ["-c", "cd '\(dir)' && sigtool --unpack '\(file)'"])
+            #expect(unpacked.status == 0, "\(unpacked.stderr)")
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: genuine).sorted()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: built).sorted() == names)
+        for name in names where name.hasPrefix("test.") && name != "test.info" {
+            #expect(FileManager.default.contents(atPath: built + "/" + name) == FileManager.default.contents(atPath: genuine + "/" + name), "\(name)")
+        }
+        #expect(try box.clamd.scan(Self.sobig) == "Win.Worm.Sobig-1")
+    }
+
+    @Test func officialAndThirdPartyFilesShareOneCandidateOneVerificationOneReload() throws {
+        let box = try setUp()
+        let sigs = GeneratedSignatures.ndb("Test.Together", count: 2)
+        try box.publish(feed: "third", file: "t.ndb", sigs.text)
+        try box.writeFeed("third", files: ["t.ndb"])
+        let (result, report) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(report)
+        #expect(json.generation == 1, "one new set")
+        #expect(updatedEntry(json)?.name.hasPrefix("test.c") == true)
+        #expect(json.file("third", "t.ndb")?.status == .updated)
+        #expect(json.reload.result == "confirmed")
+        #expect(try box.state().nextGeneration == 2, "one candidate was built and verified")
+        #expect(try box.clamd.scan(Self.sobig) == "Win.Worm.Sobig-1")
+        #expect(try box.clamd.scan(sigs.samples["Test.Together-1"]!) == "Test.Together-1.UNOFFICIAL")
+        let manifest = try #require(Generations(stateDir: box.stateDir).manifest(1))
+        #expect(manifest.files.keys.contains("t.ndb"))
+        #expect(manifest.files.keys.contains { $0.hasPrefix("test.c") })
+        #expect(manifest.files.count == 2)
+    }
+}
