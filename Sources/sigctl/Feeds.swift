@@ -16,6 +16,11 @@ struct Feeds: ParsableCommand {
                 log.warning("no feeds in \(config.settings.configDir)/feeds.d")
             }
             for feed in config.feeds {
+                if let official = feed.official {
+                    print("\(feed.name): \(feed.enabled ? "enabled" : "disabled"), every \(DurationParser.format(feed.interval)), official databases \(official.databases.joined(separator: ", ")) through libfreshclam (CVD signatures), DNS \(official.dns ?? "none")\(official.privateMirror ? ", private mirror" : "")")
+                    for mirror in feed.mirrors { print("  mirror \(mirror)") }
+                    continue
+                }
                 print("\(feed.name): \(feed.enabled ? "enabled" : "disabled"), every \(DurationParser.format(feed.interval)), integrity \(feed.integrity.rawValue)\(feed.gpgFingerprint.map { " (key \($0))" } ?? "")")
                 for mirror in feed.mirrors { print("  mirror \(mirror)") }
                 for file in feed.files {

@@ -216,6 +216,24 @@ import Testing
         #expect(try String(contentsOfFile: box.dbDir + "/big.ndb", encoding: .utf8) == newer)
     }
 
+    @Test func lowMemoryScopeVerifiesOnlyTheChangedFiles() throws {
+        let box = try Sandbox()
+        let sigs = GeneratedSignatures.ndb("Test.Scope", count: 3)
+        try box.publish(feed: "f", file: "a.ndb", sigs.text)
+        try box.writeFeed("f", files: ["a.ndb"])
+        try box.writeSettings("clamd = \"none\"")
+        let (whole, full) = try box.update()
+        #expect(whole.status == 0, "\(whole.stderr)")
+        #expect(full?.signatures == 5, "the live local.ndb, the new file and the canary")
+
+        try box.writeSettings("clamd = \"none\"\nverify_scope = \"changed\"")
+        try box.publish(feed: "f", file: "a.ndb", sigs.text + GeneratedSignatures.ndb("Test.Scope2", count: 1).text)
+        let (changed, small) = try box.update()
+        #expect(changed.status == 0, "\(changed.stderr)")
+        #expect(small?.signatures == 5, "only the new file (4) and the canary")
+        #expect(FileManager.default.fileExists(atPath: box.dbDir + "/local.ndb"))
+    }
+
     @Test func userAgentNamesSigctlAndItsVersion() throws {
         let box = try Sandbox()
         try box.writeSettings("clamd = \"none\"")

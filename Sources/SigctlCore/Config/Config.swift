@@ -23,8 +23,15 @@ public struct Settings: Sendable {
     public var verifyTimeout = 600
     public var reloadTimeout = 180
     public var maxConnectionsPerHost = 2
+    /// What verification loads: the whole candidate set ("set", as clamd will) or
+    /// only the changed files ("changed", for hosts without memory for a second copy).
+    public var verifyScope: VerifyScope = .set
 
     public init(configDir: String) { self.configDir = configDir }
+}
+
+public enum VerifyScope: String, Sendable, Codable {
+    case set, changed
 }
 
 public enum Integrity: String, Sendable, Codable, CaseIterable {
@@ -191,7 +198,7 @@ public enum ConfigLoader {
     static let settingsKeys: Set<String> = [
         "database_dir", "state_dir", "clamd_conf", "clamd", "sleep", "keep_generations", "connect_timeout",
         "stall_timeout", "max_file_size", "user_agent", "proxy", "verify_memory_limit", "verify_timeout",
-        "reload_timeout", "max_connections_per_host",
+        "reload_timeout", "max_connections_per_host", "verify_scope",
     ]
 
     private static func readSettings(_ doc: Document, into settings: inout Settings, warnings: inout [String]) throws {
@@ -225,6 +232,12 @@ public enum ConfigLoader {
         if let v = try doc.duration("verify_timeout", in: table) { settings.verifyTimeout = max(1, v) }
         if let v = try doc.duration("reload_timeout", in: table) { settings.reloadTimeout = max(1, v) }
         if let v = try doc.int("max_connections_per_host", in: table, range: 1...8) { settings.maxConnectionsPerHost = v }
+        if let v = try doc.string("verify_scope", in: table) {
+            guard let scope = VerifyScope(rawValue: v) else {
+                throw doc.error("verify_scope", "must be \"set\" (verify everything clamd will load) or \"changed\" (only the new files)")
+            }
+            settings.verifyScope = scope
+        }
     }
 
     static let feedKeys: Set<String> = [

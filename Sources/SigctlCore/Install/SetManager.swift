@@ -53,7 +53,10 @@ public struct SetManager: Sendable {
         let dir = staging + "/candidate-\(label)"
         Files.remove(dir)
         try Files.makeDirectory(dir)
-        for name in liveDatabaseFiles() where name != canaryFileName && replacing[name] == nil && !dropping.contains(name) {
+        // With verify_scope = "changed" the live files are left out: less memory, but a
+        // clash between a new file and an unchanged one shows only in clamd's reload.
+        let live = settings.verifyScope == .set ? liveDatabaseFiles() : []
+        for name in live where name != canaryFileName && replacing[name] == nil && !dropping.contains(name) {
             let source = settings.databaseDir + "/" + name
             if link(source, dir + "/" + name) != 0 {
                 guard symlink(source, dir + "/" + name) == 0 else { throw SystemError.errno("symlink", path: dir + "/" + name) }
