@@ -174,6 +174,41 @@ struct OfficialTests {
         #expect(try box.clamd.scan(Self.sobig) == "Win.Worm.Sobig-1")
     }
 
+    @Test func bytecodeIsNotFetchedWhenClamdHasBytecodeOff() throws {
+        let box = try setUp()
+        try box.mirror.put("clamav/bytecode.cvd", try Data(contentsOf: URL(fileURLWithPath: Self.cvds + "/bytecode.cvd")))
+        try box.writeFeed("clamav", """
+            kind = "official"
+            databases = ["test", "bytecode"]
+            mirrors = ["\(box.mirror.url("clamav"))"]
+            private_mirror = true
+            dns = "none"
+            interval = "0s"
+            """)
+        try (try String(contentsOfFile: box.clamdConf, encoding: .utf8) + "\nBytecode no\n").write(toFile: box.clamdConf, atomically: true, encoding: .utf8)
+        #expect(try box.update().0.status == 0)
+        #expect(box.mirror.requests().allSatisfy { ($0["path"] as? String)?.contains("bytecode") == false })
+        #expect(!FileManager.default.fileExists(atPath: box.dbDir + "/bytecode.cvd"))
+    }
+
+    @Test func statusShowsVersionsAndWarnsAboutAStaleDaily() throws {
+        let box = try setUp(startClamd: false)
+        // The test database stands in for daily here: its build date (2021) is long past.
+        try FileManager.default.moveItem(atPath: box.dbDir + "/test.cvd", toPath: box.dbDir + "/daily.cvd")
+        try box.writeSettings("clamd = \"none\"")
+        try box.writeFeed("clamav", """
+            kind = "official"
+            databases = ["daily"]
+            mirrors = ["\(box.mirror.url("clamav"))"]
+            private_mirror = true
+            dns = "none"
+            """)
+        let status = try box.sigctl(["status"])
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("daily.cvd, version 3, 11 sigs, built 2021-06-2"), "\(status.stdout)")
+        #expect(status.stderr.contains("daily was built"), "\(status.stderr)")
+    }
+
     @Test func officialAndThirdPartyFilesShareOneCandidateOneVerificationOneReload() throws {
         let box = try setUp()
         let sigs = GeneratedSignatures.ndb("Test.Together", count: 2)

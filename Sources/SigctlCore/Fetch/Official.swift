@@ -147,7 +147,11 @@ public struct OfficialFetcher {
 /// racing on one directory is a known cause of broken sets.
 public enum FreshclamDetector {
     /// A description of the conflict, or nil when freshclam is not updating `databaseDir`.
-    public static func conflict(databaseDir: String, freshclamConf: String = "/etc/clamav/freshclam.conf") -> String? {
+    public static let serviceUnits = ["/etc/systemd/system/multi-user.target.wants/clamav-freshclam.service",
+                                      "/etc/systemd/system/timers.target.wants/clamav-freshclam.timer"]
+
+    public static func conflict(databaseDir: String, freshclamConf: String = "/etc/clamav/freshclam.conf",
+                                enabledUnits: [String] = serviceUnits) -> String? {
         let target = URL(fileURLWithPath: databaseDir).standardizedFileURL.path
         if let pid = runningFreshclamDaemon() {
             return "a freshclam daemon is running (pid \(pid))"
@@ -159,9 +163,7 @@ public enum FreshclamDetector {
             if parts.count == 2, parts[0] == "DatabaseDirectory" { directory = parts[1].trimmingCharacters(in: .whitespaces) }
         }
         guard URL(fileURLWithPath: directory).standardizedFileURL.path == target else { return nil }
-        let units = ["/etc/systemd/system/multi-user.target.wants/clamav-freshclam.service",
-                     "/etc/systemd/system/timers.target.wants/clamav-freshclam.timer"]
-        if let unit = units.first(where: { Files.exists($0) }) {
+        if let unit = enabledUnits.first(where: { Files.exists($0) }) {
             return "the clamav-freshclam service is enabled (\(unit)) and \(freshclamConf) updates \(directory)"
         }
         return nil

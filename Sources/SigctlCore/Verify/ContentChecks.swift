@@ -54,26 +54,41 @@ public enum ContentChecks {
             let fields = header.split(separator: ":", omittingEmptySubsequences: false)
             return fields.count > 3 ? Int(fields[3].trimmingCharacters(in: .whitespaces)) ?? 0 : 0
         }
-        if data.contains(0) {
+        // One pass over the bytes: count signature lines, stop at a NUL or a blank line.
+        let scan: (signatures: Int, blankLine: Int?, nul: Bool) = data.withUnsafeBytes { raw in
+            var signatures = 0, line = 1
+            var hasContent = false
+            var first: UInt8 = 0
+            for byte in raw {
+                switch byte {
+                case 0:
+                    return (signatures, nil, true)
+                case 0x0a:
+                    if !hasContent { return (signatures, line, false) }
+                    if first != UInt8(ascii: "#") { signatures += 1 }
+                    line += 1
+                    hasContent = false
+                case 0x20, 0x09, 0x0d:
+                    continue
+                default:
+                    if !hasContent {
+                        hasContent = true
+                        first = byte
+                    }
+                }
+            }
+            if hasContent && first != UInt8(ascii: "#") { signatures += 1 }
+            return (signatures, nil, false)
+        }
+        if scan.nul {
             throw Rejection("the file holds NUL bytes, so it is not a text database",
                             hint: "the download is corrupt or the mirror serves a different format")
         }
-        var signatures = 0
-        var lineNumber = 0
-        var start = data.startIndex
-        while start < data.endIndex {
-            let end = data[start...].firstIndex(of: 0x0a) ?? data.endIndex
-            lineNumber += 1
-            let line = data[start..<end]
-            let trimmed = line.filter { $0 != 0x20 && $0 != 0x09 && $0 != 0x0d }
-            if trimmed.isEmpty {
-                throw Rejection("line \(lineNumber) is blank, which libclamav treats as a malformed database",
-                                hint: "upstream published a broken file; the installed version stays until a fixed one appears")
-            }
-            if trimmed.first != UInt8(ascii: "#") { signatures += 1 }
-            start = end < data.endIndex ? data.index(after: end) : end
+        if let line = scan.blankLine {
+            throw Rejection("line \(line) is blank, which libclamav treats as a malformed database",
+                            hint: "upstream published a broken file; the installed version stays until a fixed one appears")
         }
-        return signatures
+        return scan.signatures
     }
 
     static func looksLikeHTML(_ data: Data, contentType: String?) -> Bool {
