@@ -1,5 +1,8 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
 
 let package = Package(
     name: "sigctl",
@@ -36,6 +39,11 @@ let package = Package(
             dependencies: [
                 "SigctlCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            exclude: ["exports.map"],
+            linkerSettings: [
+                // See Sources/sigctl/exports.map: libclamav's tableCreate must not bind to TOMLKit's.
+                .unsafeFlags(["-Xlinker", "--version-script=\(packageRoot)/Sources/sigctl/exports.map"]),
             ]
         ),
         .testTarget(

@@ -1,0 +1,170 @@
+import Foundation
+import Synchronization
+
+/// One match as `sigctl test` reports it.
+public struct MatchReport: Codable, Sendable, Hashable {
+    public var signature: String
+    /// The feed that shipped the defining file, when sigctl knows it.
+    public var feed: String?
+    /// The database file that defines the signature.
+    public var file: String?
+    public var part: String
+    public var type: String
+    public var filename: String?
+
+    public init(signature: String, feed: String?, file: String?, part: String, type: String, filename: String?) {
+        self.signature = signature
+        self.feed = feed
+        self.file = file
+        self.part = part
+        self.type = type
+        self.filename = filename
+    }
+}
+
+/// The verdict on one message (one JSON line of `sigctl test --json`).
+public struct MessageResult: Codable, Sendable {
+    public var path: String
+    public var index: Int?
+    /// clean | detected | error
+    public var verdict: String
+    public var matches: [MatchReport]
+    public var error: String?
+
+    public var label: String { index.map { "\(path)#\($0)" } ?? path }
+}
+
+public struct TestSummary: Codable, Sendable {
+    public var messages = 0
+    public var detected = 0
+    public var clean = 0
+    public var errors = 0
+    public var hitsPerFeed: [String: Int] = [:]
+    public var seconds = 0.0
+    public var loadSeconds = 0.0
+    public var signatures = 0
+    public init() {}
+}
+
+public struct TestOptions: Sendable {
+    /// Scan the bytes as given (as clamscan does) instead of as clamav-milter presents them.
+    public var raw = false
+    /// Report every signature (all-matches mode); false stops at the first.
+    public var allMatches = true
+    public var jobs = ProcessInfo.processInfo.activeProcessorCount
+    public init() {}
+}
+
+/// `sigctl test`: one compiled engine, scanned from several threads, results in input order.
+public final class MailTester: @unchecked Sendable {
+    let engine: ClamEngine
+    let fileOfSignature: [String: String]
+    let feedOfFile: [String: String]
+    public let signatures: Int
+    public let loadSeconds: Double
+
+    /// Loads every database file of `directory` (allow lists first, then the rest by
+    /// name), builds the signature → file index, compiles, and turns on part reports.
+    public init(directory: String, options: LoadOptions, feedOfFile: [String: String]) throws {
+        let start = Date()
+        let names = Files.list(directory).filter { isDatabaseFile($0) && $0 != canaryFileName }
+        guard !names.isEmpty else {
+            throw CommandError("\(directory) holds no ClamAV database files", hint: "pass --db DIR with .ndb/.hdb/.cvd files", exit: .failed)
+        }
+        let allowLists = names.filter { $0.hasSuffix(".ign") || $0.hasSuffix(".ign2") }
+        let ordered = allowLists + names.filter { !allowLists.contains($0) }
+        engine = try ClamEngine()
+        do {
+            fileOfSignature = try engine.loadIndexed(ordered.map { directory + "/" + $0 }, options: options)
+            try engine.compile()
+        } catch let error as ClamAVError {
+            throw CommandError("the signatures in \(directory) do not load: \(error)", hint: "run `sigctl verify \(directory)`", exit: .failed)
+        }
+        engine.enablePartReports()
+        signatures = Int(engine.signatures)
+        self.feedOfFile = feedOfFile
+        loadSeconds = Date().timeIntervalSince(start)
+    }
+
+    /// Scans every message on `options.jobs` threads and calls `emit` once per
+    /// message, in input order. Returns the summary.
+    public func run(_ messages: [MessageSource], options: TestOptions, emit: @escaping @Sendable (MessageResult) -> Void) -> TestSummary {
+        let start = Date()
+        struct Shared {
+            var next = 0
+            var printed = 0
+            var results: [Int: MessageResult] = [:]
+        }
+        let shared = Mutex(Shared())
+        let group = DispatchGroup()
+        for _ in 0..<max(1, min(options.jobs, messages.count)) {
+            group.enter()
+            Thread { [self] in
+                defer { group.leave() }
+                while true {
+                    let index: Int? = shared.withLock { state in
+                        guard state.next < messages.count else { return nil }
+                        defer { state.next += 1 }
+                        return state.next
+                    }
+                    guard let index else { return }
+                    let result = scan(messages[index], options: options)
+                    shared.withLock { state in
+                        state.results[index] = result
+                        while let ready = state.results.removeValue(forKey: state.printed) {
+                            emit(ready)
+                            state.printed += 1
+                        }
+                    }
+                }
+            }.start()
+        }
+        group.wait()
+        var summary = TestSummary()
+        summary.messages = messages.count
+        summary.seconds = Date().timeIntervalSince(start)
+        summary.loadSeconds = loadSeconds
+        summary.signatures = signatures
+        return summary
+    }
+
+    func scan(_ message: MessageSource, options: TestOptions) -> MessageResult {
+        var result = MessageResult(path: message.path, index: message.index, verdict: "clean", matches: [], error: nil)
+        guard let data = message.data else {
+            result.verdict = "error"
+            result.error = message.error ?? "unreadable"
+            return result
+        }
+        do {
+            let bytes = options.raw ? data : MessageCollector.asMilterPresents(data)
+            let scanned = try engine.scan(bytes, name: (message.path as NSString).lastPathComponent, allMatches: options.allMatches)
+            // A signature that matches the raw message and again the decoded part inside it
+            // is reported once, at the most specific part; matches in sibling parts all stay.
+            let matches = scanned.filter { match in
+                !scanned.contains { $0.signature == match.signature && $0.part.hasPrefix(match.part + "/") }
+            }
+            result.matches = matches.map { match in
+                let base = match.signature.hasSuffix(".UNOFFICIAL") ? String(match.signature.dropLast(".UNOFFICIAL".count)) : match.signature
+                let file = fileOfSignature[base]
+                return MatchReport(signature: match.signature, feed: file.flatMap { feedOfFile[$0] }, file: file,
+                                   part: match.part, type: match.type, filename: match.filename)
+            }
+            result.verdict = result.matches.isEmpty ? "clean" : "detected"
+        } catch {
+            result.verdict = "error"
+            result.error = "\(error)"
+        }
+        return result
+    }
+
+    /// Adds one result to the summary counts.
+    public static func tally(_ result: MessageResult, into summary: inout TestSummary) {
+        switch result.verdict {
+        case "detected":
+            summary.detected += 1
+            for match in result.matches { summary.hitsPerFeed[match.feed ?? match.file ?? "unknown", default: 0] += 1 }
+        case "clean": summary.clean += 1
+        default: summary.errors += 1
+        }
+    }
+}
