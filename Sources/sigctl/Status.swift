@@ -37,6 +37,9 @@ struct Status: ParsableCommand {
             }
             print("kept sets:    \(report.generations.map(String.init).joined(separator: ", "))")
             print("last run:     \(formatDate(report.lastRun))\(report.lastResult.map { " (\($0))" } ?? "")")
+            for (name, entry) in report.allowed.sorted(by: { $0.key < $1.key }) {
+                print("allowed:      \(name) (by \(entry.by) at \(formatDate(entry.at))\(entry.reason.map { ": \($0)" } ?? ""))")
+            }
             for feed in report.feeds {
                 print("")
                 print("\(feed.name)\(feed.enabled ? "" : " (disabled)"): checked \(formatDate(feed.lastCheck)), changed \(formatDate(feed.lastChange)), next check \(feed.enabled ? formatDate(feed.nextCheck ?? Date()) : "-")")

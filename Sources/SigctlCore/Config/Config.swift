@@ -116,6 +116,9 @@ public struct Configuration: Sendable {
 /// The name of the file that holds the reload canary in the database directory.
 public let canaryFileName = "sigctl-canary.hdb"
 
+/// The allow list `sigctl allow` maintains in the database directory.
+public let allowListFileName = "sigctl-allow.ign2"
+
 /// File extensions libclamav loads from a database directory.
 public let databaseExtensions: Set<String> = [
     "db", "hdb", "hdu", "fp", "mdb", "mdu", "hsb", "hsu", "sfp", "msb", "msu", "ndb", "ndu", "ldb", "ldu",
@@ -314,7 +317,7 @@ public enum ConfigLoader {
             guard let name = try doc.string("name", in: fileTable, section: at) else {
                 throw doc.error("files", "[[files]] entry \(index + 1) has no name")
             }
-            guard !name.contains("/"), name != canaryFileName, isDatabaseFile(name) else {
+            guard !name.contains("/"), name != canaryFileName, name != allowListFileName, isDatabaseFile(name) else {
                 throw doc.error("name", "\"\(name)\" is not a ClamAV database file name (it needs an extension such as .ndb, .hdb, .ldb)", section: at)
             }
             var file = FeedFile(name: name)

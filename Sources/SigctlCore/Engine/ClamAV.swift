@@ -439,3 +439,11 @@ extension ClamEngine {
         Unmanaged<ScanRecorder>.fromOpaque(context).takeUnretainedValue().found(String(cString: name))
     }
 }
+
+extension ClamAV {
+    /// `cl_cvdunpack(file, dir, false)`: unpacks a CVD/CLD (checking its signature) into `directory`.
+    public static func unpackContainer(_ file: String, into directory: String) throws {
+        try initialise()
+        try check(cl_cvdunpack(file, directory, false), "cl_cvdunpack")
+    }
+}

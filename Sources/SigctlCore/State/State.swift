@@ -31,6 +31,19 @@ public struct HostBackoff: Codable, Sendable {
     public var url: String
 }
 
+/// A signature the admin allowed with `sigctl allow` (kept in sigctl-allow.ign2).
+public struct AllowEntry: Codable, Sendable, Equatable {
+    public var reason: String?
+    public var by: String
+    public var at: Date
+
+    public init(reason: String?, by: String, at: Date) {
+        self.reason = reason
+        self.by = by
+        self.at = at
+    }
+}
+
 /// The set in the database directory.
 public struct LiveSet: Codable, Sendable, Equatable {
     public var generation: Int
@@ -50,6 +63,8 @@ public struct State: Codable, Sendable {
     public var hosts: [String: HostBackoff] = [:]
     public var live: LiveSet?
     public var nextGeneration = 1
+    /// Signatures allowed with `sigctl allow`, by name.
+    public var allowed: [String: AllowEntry]?
     /// Official feeds whose mirror set a cool-down (from libfreshclam's freshclam.dat), until when.
     public var coolDowns: [String: Date]?
     public var lastRun: Date?

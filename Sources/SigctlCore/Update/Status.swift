@@ -58,6 +58,8 @@ public struct StatusReport: Codable, Sendable {
     public var feeds: [StatusFeed]
     public var lastRun: Date?
     public var lastResult: String?
+    /// Signatures allowed with `sigctl allow`.
+    public var allowed: [String: AllowEntry]
     public var warnings: [String]
 
     /// Reads state (no lock: status is read-only) and asks clamd whether it serves the live canary.
@@ -68,7 +70,8 @@ public struct StatusReport: Codable, Sendable {
         var report = StatusReport(databaseDir: config.settings.databaseDir, stateDir: config.settings.stateDir,
                                   clamd: config.clamdAddress.map { "\($0)" } ?? "none", live: nil,
                                   generations: manager.generations.all().map(\.id), feeds: [],
-                                  lastRun: state.lastRun, lastResult: state.lastResult, warnings: manager.clamdWarnings())
+                                  lastRun: state.lastRun, lastResult: state.lastResult, allowed: state.allowed ?? [:],
+                                  warnings: manager.clamdWarnings())
         if let address = config.clamdAddress {
             let client = ClamdClient(address: address, timeout: 10)
             do {

@@ -7,6 +7,11 @@ public struct UpdateOptions: Sendable {
     public var force = false
     /// Seconds to wait after taking the lock, before any request.
     public var sleepSeconds = 0
+    /// False for `sigctl allow`: change only sigctl's own allow list, fetch nothing.
+    public var fetch = true
+    /// Signatures to add to / remove from the allow list in this run.
+    public var allow: [String: AllowEntry] = [:]
+    public var disallow: [String] = []
 
     public init() {}
 }
@@ -61,13 +66,14 @@ public final class UpdateRunner {
         try manager.prepare()
         state = try store.load()
         try manager.recoverInterruptedInstall(&state, store: store)
+        try applyAllowChanges()
         if options.sleepSeconds > 0 {
             log.info("waiting \(options.sleepSeconds)s before contacting mirrors (sleep setting)")
             Thread.sleep(forTimeInterval: TimeInterval(options.sleepSeconds))
         }
 
         let fetchStart = Date()
-        let (jobs, notDue) = plan()
+        let (jobs, notDue) = options.fetch ? plan() : ([], [:])
         let fetcher = Fetcher(settings: config.settings, backoffs: state.hosts, scratch: manager.staging + "/downloads", log: log)
         let outcomes = fetcher.run(jobs)
         state.hosts = fetcher.backoffs.filter { $0.value.until > now }
@@ -114,6 +120,7 @@ public final class UpdateRunner {
         var drops = filesToDrop()
         var adopting: Set<String> = []
         fetchOfficial(into: &newFiles, reports: &fileReports, drops: &drops, adopting: &adopting)
+        try stageAllowList(into: &newFiles, reports: &fileReports, drops: &drops)
         for feed in Set(jobs.map(\.feed.name)).union(officialDue.map(\.name))
         where !(fileReports[feed] ?? []).contains(where: { $0.status == .failed || $0.status == .not_due }) {
             update(feed: feed) { $0.lastCheck = self.now }
@@ -212,6 +219,7 @@ public final class UpdateRunner {
         var wanted: Set<String> = []
         for feed in config.feeds where feed.enabled { wanted.formUnion(feed.enabledFiles.map(\.name)) }
         var drops: [String: String] = [:]
+        if !(state.allowed ?? [:]).isEmpty { wanted.insert(allowListFileName) }
         for (name, file) in manifest.files where !wanted.contains(name) {
             if let feed = config.feed(named: file.feed), feed.enabled, let official = feed.official,
                let database = official.database(of: name), officialDatabases(official).contains(database) {
@@ -220,6 +228,40 @@ public final class UpdateRunner {
             drops[name] = file.feed
         }
         return drops
+    }
+
+    /// Records `sigctl allow` changes in state (under the lock, before anything else).
+    func applyAllowChanges() throws {
+        guard !options.allow.isEmpty || !options.disallow.isEmpty else { return }
+        var allowed = state.allowed ?? [:]
+        for name in options.disallow where allowed.removeValue(forKey: name) == nil {
+            throw CommandError("\(name) is not on sigctl's allow list", hint: "`sigctl status` lists the allowed signatures", exit: .usage)
+        }
+        for (name, entry) in options.allow { allowed[name] = entry }
+        state.allowed = allowed
+        try store.save(state)
+    }
+
+    /// sigctl's allow list as it should be; staged as a new file when it differs from the installed one.
+    func stageAllowList(into newFiles: inout [NewFile], reports: inout [String: [FileReport]], drops: inout [String: String]) throws {
+        let allowed = (state.allowed ?? [:]).keys.sorted()
+        let installed = config.settings.databaseDir + "/" + allowListFileName
+        let owned = state.live?.owned.contains(allowListFileName) ?? false
+        if allowed.isEmpty {
+            if owned { drops[allowListFileName] = "sigctl" }
+            return
+        }
+        let content = Data((allowed.joined(separator: "\n") + "\n").utf8)
+        if owned, FileManager.default.contents(atPath: installed) == content { return }
+        let path = manager.staging + "/allow/" + allowListFileName
+        try Files.makeDirectory(manager.staging + "/allow")
+        try Files.writeAtomically(content, to: path)
+        let download = DownloadedFile(path: path, etag: nil, lastModified: nil, mirror: "local", sha256: try ClamAV.hash("sha256", content),
+                                      size: Int64(content.count), signatures: allowed.count)
+        newFiles.append(NewFile(feed: "sigctl", file: FeedFile(name: allowListFileName), download: download,
+                                previous: state.feeds["sigctl"]?.files[allowListFileName]))
+        reports["sigctl", default: []].append(FileReport(name: allowListFileName, status: .updated, signatures: allowed.count,
+                                                         size: download.size, message: nil))
     }
 
     /// The configured databases, without bytecode when clamd.conf has Bytecode no.
