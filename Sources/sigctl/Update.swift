@@ -76,6 +76,9 @@ struct Update: ParsableCommand {
                 log.info("\(feed.name): not due (\(feed.message ?? ""))")
             }
         }
+        for (feed, delta) in (report.detectCorpus ?? [:]).sorted(by: { $0.key < $1.key }) {
+            print("\(feed): detect corpus +\(delta.newlyDetected) newly detected, -\(delta.noLongerDetected) no longer detected")
+        }
         switch report.reload.result {
         case "confirmed":
             if report.installed {

@@ -40,6 +40,46 @@ import Testing
         #expect(again.status == 64)
     }
 
+    @Test func theFalsePositiveGateRejectsAFeedThatWouldEatHam() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let ham = box.root + "/ham", spam = box.root + "/spam"
+        for dir in [ham, spam] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        try "From: boss@example.invalid\nSubject: quarterly invoice\n\nPlease find the quarterly invoice attached.\n"
+            .write(toFile: ham + "/invoice.eml", atomically: true, encoding: .utf8)
+        try "From: friend@example.invalid\nSubject: lunch\n\nLunch on Friday?\n".write(toFile: ham + "/lunch.eml", atomically: true, encoding: .utf8)
+        let bad = GeneratedSignatures.ndb("Test.Spam", count: 2)
+        try bad.samples["Test.Spam-1"]!.write(to: URL(fileURLWithPath: spam + "/one.eml"))
+        try bad.samples["Test.Spam-2"]!.write(to: URL(fileURLWithPath: spam + "/two.eml"))
+        try box.writeSettings("ham_corpus = \"\(ham)\"\ndetect_corpus = \"\(spam)\"")
+        let good = GeneratedSignatures.ndb("Test.Good", count: 1)
+        try box.publish(feed: "careful", file: "careful.ndb", good.text)
+        try box.publish(feed: "sloppy", file: "sloppy.ndb", bad.text)
+        try box.writeFeed("careful", files: ["careful.ndb"])
+        try box.writeFeed("sloppy", files: ["sloppy.ndb"])
+        let (first, report) = try box.update()
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(report?.detectCorpus?["sloppy"]?.newlyDetected == 2)
+
+        // sloppy's next version also matches the word "invoice", which real mail carries.
+        try box.publish(feed: "sloppy", file: "sloppy.ndb", bad.text + "Test.Sloppy.Invoice:0:*:\(hex("quarterly invoice"))\n")
+        try box.publish(feed: "careful", file: "careful.ndb", good.text + GeneratedSignatures.ndb("Test.Good2", count: 1).text)
+        let (gated, gatedReport) = try box.update()
+        #expect(gated.status == 1, "partial: \(gated.stderr)")
+        #expect(gatedReport?.file("sloppy", "sloppy.ndb")?.status == .rejected)
+        #expect(gatedReport?.file("careful", "careful.ndb")?.status == .updated)
+        #expect(gated.stderr.contains("sloppy/sloppy.ndb: rejected: false-positive gate"))
+        #expect(gated.stderr.contains("invoice.eml (Test.Sloppy.Invoice.UNOFFICIAL)"))
+        let invoice = try Data(contentsOf: URL(fileURLWithPath: ham + "/invoice.eml"))
+        #expect(try box.clamd.scan(invoice) == nil, "clamd never got the signature")
+
+        // --force accepts it on purpose.
+        let forced = try box.sigctl(["update", "--force", "--feed", "sloppy"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(forced.stderr.contains("accepted with --force"))
+        #expect(try box.clamd.scan(invoice) == "Test.Sloppy.Invoice.UNOFFICIAL")
+    }
+
     @Test func explainShowsFileFeedRiskAndLine() throws {
         let box = try Sandbox()
         try box.writeSettings("clamd = \"none\"")

@@ -26,6 +26,10 @@ public struct Settings: Sendable {
     /// What verification loads: the whole candidate set ("set", as clamd will) or
     /// only the changed files ("changed", for hosts without memory for a second copy).
     public var verifyScope: VerifyScope = .set
+    /// Legitimate mail that no update may start detecting (false-positive gate).
+    public var hamCorpus: String?
+    /// Mail that should be detected: each update reports what it newly detects or loses.
+    public var detectCorpus: String?
 
     public init(configDir: String) { self.configDir = configDir }
 }
@@ -85,6 +89,8 @@ public struct Feed: Sendable {
     public var integrity: Integrity = .none
     public var gpgKeyURL: String?
     public var gpgFingerprint: String?
+    /// This feed's own ham corpus for the false-positive gate (overrides the global one).
+    public var hamCorpus: String?
     public var files: [FeedFile] = []
 
     public var enabledFiles: [FeedFile] { files.filter(\.enabled) }
@@ -201,7 +207,7 @@ public enum ConfigLoader {
     static let settingsKeys: Set<String> = [
         "database_dir", "state_dir", "clamd_conf", "clamd", "sleep", "keep_generations", "connect_timeout",
         "stall_timeout", "max_file_size", "user_agent", "proxy", "verify_memory_limit", "verify_timeout",
-        "reload_timeout", "max_connections_per_host", "verify_scope",
+        "reload_timeout", "max_connections_per_host", "verify_scope", "ham_corpus", "detect_corpus",
     ]
 
     private static func readSettings(_ doc: Document, into settings: inout Settings, warnings: inout [String]) throws {
@@ -235,6 +241,8 @@ public enum ConfigLoader {
         if let v = try doc.duration("verify_timeout", in: table) { settings.verifyTimeout = max(1, v) }
         if let v = try doc.duration("reload_timeout", in: table) { settings.reloadTimeout = max(1, v) }
         if let v = try doc.int("max_connections_per_host", in: table, range: 1...8) { settings.maxConnectionsPerHost = v }
+        if let v = try doc.path("ham_corpus", in: table) { settings.hamCorpus = v }
+        if let v = try doc.path("detect_corpus", in: table) { settings.detectCorpus = v }
         if let v = try doc.string("verify_scope", in: table) {
             guard let scope = VerifyScope(rawValue: v) else {
                 throw doc.error("verify_scope", "must be \"set\" (verify everything clamd will load) or \"changed\" (only the new files)")
@@ -244,7 +252,7 @@ public enum ConfigLoader {
     }
 
     static let feedKeys: Set<String> = [
-        "name", "kind", "enabled", "mirrors", "interval", "integrity", "gpg_key_url", "gpg_fingerprint", "files",
+        "name", "kind", "enabled", "mirrors", "interval", "integrity", "gpg_key_url", "gpg_fingerprint", "files", "ham_corpus",
     ]
     static let fileKeys: Set<String> = ["name", "risk", "enabled", "url", "compressed"]
     static let officialKeys: Set<String> = ["name", "kind", "enabled", "mirrors", "interval", "databases", "private_mirror", "dns"]
@@ -294,6 +302,7 @@ public enum ConfigLoader {
             feed.integrity = value
         }
         feed.gpgKeyURL = try doc.string("gpg_key_url", in: table)
+        feed.hamCorpus = try doc.path("ham_corpus", in: table)
         if let fingerprint = try doc.string("gpg_fingerprint", in: table) {
             let cleaned = fingerprint.replacingOccurrences(of: " ", with: "").uppercased()
             guard cleaned.count == 40 || cleaned.count == 64, cleaned.allSatisfy(\.isHexDigit) else {

@@ -35,6 +35,13 @@ public struct FeedReport: Codable, Sendable {
     public var files: [FileReport]
 }
 
+/// What an update changes on the detect corpus, per feed.
+public struct CorpusDelta: Codable, Sendable, Equatable {
+    public var newlyDetected = 0
+    public var noLongerDetected = 0
+    public init() {}
+}
+
 public struct ReloadReport: Codable, Sendable {
     /// confirmed | unreachable | not_confirmed | rolled_back | skipped | not_needed
     public var result: String
@@ -55,6 +62,8 @@ public struct UpdateReport: Codable, Sendable {
     /// content checks summed over the fetch threads), verify, install, reload (until confirmed).
     public var phases: [String: Double] = [:]
     public var warnings: [String] = []
+    /// Per feed: messages of detect_corpus the update newly detects / no longer detects.
+    public var detectCorpus: [String: CorpusDelta]?
     /// Problems found while reading the configuration (unknown keys and the like).
     public var configWarnings: [String] = []
     public var errors: [String] = []

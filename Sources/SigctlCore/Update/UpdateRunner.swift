@@ -343,6 +343,21 @@ public final class UpdateRunner {
                 return []
             }
         }
+        // The false-positive gate: ham the candidate detects and the live set does not.
+        if try gateOnHam(&accepted, drops: drops, canary: canary, fileReports: &fileReports) {
+            if accepted.isEmpty && drops.isEmpty {
+                report.phases["verify"] = Date().timeIntervalSince(verifyStart)
+                return []
+            }
+            verified = verifyCandidate(accepted, drops: drops, canary: canary, label: "after-gate")
+            guard verified.ok else {
+                let reason = "the set without the gated feeds does not load: \(verified.summary)"
+                for feed in Set(accepted.map(\.feed)) { reject(feed: feed, reason: reason, in: &fileReports, among: accepted) }
+                report.phases["verify"] = Date().timeIntervalSince(verifyStart)
+                return []
+            }
+        }
+        try measureDetectCorpus(accepted, drops: drops, canary: canary)
         report.phases["verify"] = Date().timeIntervalSince(verifyStart)
         compareCounts(accepted, loaded: verified.fileCounts ?? [:], fileReports: &fileReports)
 
@@ -411,6 +426,85 @@ public final class UpdateRunner {
             guard ContentChecks.countsOnePerLine(name), item.download.signatures > 0, count * 2 < item.download.signatures else { continue }
             report.warnings.append("\(item.feed)/\(name): libclamav \(ClamAV.version) loads only \(count) of its \(item.download.signatures) signatures; the rest need a newer libclamav or are of a type clamd.conf turns off")
         }
+    }
+
+    /// The ham corpus that gates `feed`'s updates: its own, else the global one.
+    func hamCorpus(for feed: String) -> String? {
+        config.feed(named: feed)?.hamCorpus ?? config.settings.hamCorpus
+    }
+
+    /// Rejects the feeds whose new files make ham detected that the live set lets
+    /// through, naming messages and signatures. Returns true when it rejected any.
+    func gateOnHam(_ accepted: inout [NewFile], drops: [String: String], canary: Canary,
+                   fileReports: inout [String: [FileReport]]) throws -> Bool {
+        var corpora: [String: Set<String>] = [:]
+        for feed in Set(accepted.map(\.feed)) {
+            if let corpus = hamCorpus(for: feed) { corpora[corpus, default: []].insert(feed) }
+        }
+        guard !corpora.isEmpty else { return false }
+        let gate = CorpusGate(config: config, log: log)
+        let fileToFeed = Dictionary(accepted.map { ($0.file.name, $0.feed) }, uniquingKeysWith: { a, _ in a })
+        let candidate = try manager.buildCandidate(label: "gate", replacing: Dictionary(uniqueKeysWithValues: accepted.map { ($0.file.name, $0.download.path) }),
+                                                   dropping: Set(drops.keys), canary: canary)
+        defer { Files.remove(candidate) }
+        var rejected: Set<String> = []
+        for (corpus, feeds) in corpora.sorted(by: { $0.key < $1.key }) {
+            guard Files.exists(corpus) else {
+                report.warnings.append("ham_corpus \(corpus) does not exist; the false-positive gate did not run for \(feeds.sorted().joined(separator: ", "))")
+                continue
+            }
+            let hits = CorpusGate.newHits(live: try gate.scan(directory: config.settings.databaseDir, corpus: corpus),
+                                          candidate: try gate.scan(directory: candidate, corpus: corpus))
+            var byFeed: [String: [String]] = [:]
+            for (message, signatures) in hits {
+                for (signature, file) in signatures {
+                    if let feed = fileToFeed[file], feeds.contains(feed) { byFeed[feed, default: []].append("\(message) (\(signature))") }
+                }
+            }
+            for (feed, items) in byFeed.sorted(by: { $0.key < $1.key }) {
+                let list = items.sorted()
+                let shown = list.prefix(5).joined(separator: ", ") + (list.count > 5 ? " and \(list.count - 5) more" : "")
+                if options.force {
+                    report.warnings.append("\(feed): the update makes \(list.count) ham message(s) in \(corpus) detected (accepted with --force): \(shown)")
+                    continue
+                }
+                rejected.insert(feed)
+                let names = Set(accepted.filter { $0.feed == feed }.map(\.file.name))
+                for index in fileReports[feed, default: []].indices where names.contains(fileReports[feed]![index].name) {
+                    fileReports[feed]![index].status = .rejected
+                    fileReports[feed]![index].message = "false-positive gate: the update makes \(list.count) ham message(s) in \(corpus) detected: \(shown); the installed version stays; check them with `sigctl test`, then accept with --force or `sigctl allow`"
+                }
+            }
+        }
+        accepted.removeAll { rejected.contains($0.feed) }
+        return !rejected.isEmpty
+    }
+
+    /// Counts, per feed, the messages of detect_corpus the update newly detects or no longer detects.
+    func measureDetectCorpus(_ accepted: [NewFile], drops: [String: String], canary: Canary) throws {
+        guard let corpus = config.settings.detectCorpus else { return }
+        guard Files.exists(corpus) else {
+            report.warnings.append("detect_corpus \(corpus) does not exist")
+            return
+        }
+        let gate = CorpusGate(config: config, log: log)
+        let candidate = try manager.buildCandidate(label: "detect", replacing: Dictionary(uniqueKeysWithValues: accepted.map { ($0.file.name, $0.download.path) }),
+                                                   dropping: Set(drops.keys), canary: canary)
+        defer { Files.remove(candidate) }
+        let live = try gate.scan(directory: config.settings.databaseDir, corpus: corpus)
+        let next = try gate.scan(directory: candidate, corpus: corpus)
+        let newFeeds = Dictionary(accepted.map { ($0.file.name, $0.feed) }, uniquingKeysWith: { a, _ in a })
+        let liveFeeds = FeedAttribution.map(config: config).merging(drops) { a, _ in a }
+        var deltas: [String: CorpusDelta] = [:]
+        for message in Set(live.keys).union(next.keys) {
+            let before = live[message] ?? [:], after = next[message] ?? [:]
+            if before.isEmpty, let file = after.values.sorted().first {
+                deltas[newFeeds[file] ?? liveFeeds[file] ?? file, default: CorpusDelta()].newlyDetected += 1
+            } else if after.isEmpty, let file = before.values.sorted().first {
+                deltas[liveFeeds[file] ?? newFeeds[file] ?? file, default: CorpusDelta()].noLongerDetected += 1
+            }
+        }
+        report.detectCorpus = deltas
     }
 
     func verifyCandidate(_ files: [NewFile], drops: [String: String], canary: Canary, label: String) -> VerifyReport {
