@@ -22,17 +22,16 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(os.path.dirname(ROOT), "shared", "fixtures")
+from common import FIXTURES, ROOT, release_binary
+from common import measured as run_measured
+
 CVD = os.path.join(FIXTURES, "clamav-cvd")
 
 
 def measured(argv, env=None):
-    """(exit code, wall seconds, peak RSS MiB of the process and its waited-for children)."""
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    return os.waitstatus_to_exitcode(status), time.monotonic() - start, usage.ru_maxrss / 1024
+    """(exit code, wall seconds, peak RSS MiB)."""
+    code, _, wall, rss = run_measured(argv, env)
+    return code, wall, rss
 
 
 def main():
@@ -42,11 +41,7 @@ def main():
     args = parser.parse_args()
     if not os.path.isdir(CVD):
         sys.exit("../shared/fixtures/clamav-cvd is absent: nothing to benchmark")
-    binary = args.sigctl
-    if not binary:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "sigctl"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        binary = os.path.join(subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, check=True,
-                                             capture_output=True, text=True).stdout.strip(), "sigctl")
+    binary = release_binary(args.sigctl)
     work = tempfile.mkdtemp(prefix="sigctl-official-bench-")
     mirror_proc = None
     try:

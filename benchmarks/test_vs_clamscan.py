@@ -16,18 +16,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(os.path.dirname(ROOT), "shared", "fixtures")
+from common import FIXTURES, release_binary
+from common import measured as run_measured
 
 
 def measured(argv):
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    return out.decode(), time.monotonic() - start, usage.ru_maxrss / 1024
+    """(stdout, wall seconds, peak RSS MiB)."""
+    _, out, wall, rss = run_measured(argv, capture=True)
+    return out, wall, rss
 
 
 def main():
@@ -38,11 +35,7 @@ def main():
     args = parser.parse_args()
     if not os.path.isdir(os.path.join(FIXTURES, "mail")):
         sys.exit("../shared/fixtures is absent: nothing to benchmark")
-    binary = args.sigctl
-    if not binary:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "sigctl"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        binary = os.path.join(subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, check=True,
-                                             capture_output=True, text=True).stdout.strip(), "sigctl")
+    binary = release_binary(args.sigctl)
     work = tempfile.mkdtemp(prefix="sigctl-test-bench-")
     try:
         db = os.path.join(work, "db")

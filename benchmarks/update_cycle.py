@@ -29,25 +29,18 @@ import tempfile
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(os.path.dirname(ROOT), "shared", "fixtures")
+from common import FIXTURES, ROOT, measured, release_binary
 
 
 def run_measured(argv, env):
     """Runs a command, returns (exit code, stdout, wall seconds)."""
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, _ = proc.communicate()
-    elapsed = time.monotonic() - start
-    return proc.returncode, out.decode(), elapsed
+    code, out, wall, _ = measured(argv, env, capture=True)
+    return code, out, wall
 
 
 def rss_of(argv, env):
-    """Peak RSS (KiB) of one run, its waited-for children included, via wait4."""
-    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss
+    """Peak RSS (KiB) of one run, its waited-for children included."""
+    return measured(argv, env)[3] * 1024
 
 
 def publish(mirror, feed, name, data):
@@ -73,12 +66,7 @@ def main():
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
 
-    binary = args.sigctl
-    if not binary:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "sigctl"], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
-        binary = os.path.join(subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT,
-                                             check=True, capture_output=True, text=True).stdout.strip(), "sigctl")
+    binary = release_binary(args.sigctl)
     work = tempfile.mkdtemp(prefix="sigctl-bench-")
     procs = []
     try:

@@ -29,7 +29,7 @@ struct Allow: ParsableCommand {
         let log = global.log
         try execute(log) {
             let config = try global.load(log)
-            let name = signature.hasSuffix(".UNOFFICIAL") ? String(signature.dropLast(".UNOFFICIAL".count)) : signature
+            let name = definedName(signature)
             var options = UpdateOptions()
             options.fetch = false
             if remove {

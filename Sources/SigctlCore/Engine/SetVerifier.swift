@@ -70,7 +70,7 @@ public enum VerifyChild {
                 report.stage = "canary"
                 let verdict = try engine.scanFile(canaryBlob)
                 report.canaryVerdict = verdict
-                guard let verdict, verdict == canaryName || verdict == canaryName + ".UNOFFICIAL" else {
+                guard let verdict, definedName(verdict) == canaryName else {
                     report.error = "the set loads, but the engine does not detect sigctl's canary (it reported \(verdict ?? "clean"))"
                     report.peakRSSKiB = peakRSS()
                     return report

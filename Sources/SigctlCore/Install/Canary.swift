@@ -1,5 +1,11 @@
 import Foundation
 
+/// A signature name as defined in its database: clamd and libclamav append
+/// ".UNOFFICIAL" to names from third-party files when they report them.
+public func definedName(_ reported: String) -> String {
+    reported.hasSuffix(".UNOFFICIAL") ? String(reported.dropLast(".UNOFFICIAL".count)) : reported
+}
+
 /// The reload canary: a random blob and a hash signature that matches only it.
 /// Every installed set gets a new one, so clamd detecting it proves clamd runs that set.
 public struct Canary: Sendable, Equatable {
@@ -33,6 +39,6 @@ public struct Canary: Sendable, Equatable {
 
     /// True when a clamd or libclamav verdict names this canary (clamd appends ".UNOFFICIAL").
     public func matches(_ verdict: String) -> Bool {
-        verdict == name || verdict == name + ".UNOFFICIAL"
+        definedName(verdict) == name
     }
 }

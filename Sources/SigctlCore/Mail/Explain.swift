@@ -55,7 +55,7 @@ public enum SignatureLookup {
 
     /// Searches the text databases of `directory`, then (if nothing defines it) the CVD/CLD containers.
     public static func find(_ signature: String, in directory: String, scratch: String) -> [SignatureDefinition] {
-        let name = signature.hasSuffix(".UNOFFICIAL") ? String(signature.dropLast(".UNOFFICIAL".count)) : signature
+        let name = definedName(signature)
         let files = Files.list(directory).filter(isDatabaseFile)
         var found: [SignatureDefinition] = []
         for file in files where !ContentChecks.isContainer(file) {
@@ -77,7 +77,7 @@ public enum SignatureLookup {
     }
 
     public static func explain(_ signature: String, config: Configuration) throws -> Explanation {
-        let name = signature.hasSuffix(".UNOFFICIAL") ? String(signature.dropLast(".UNOFFICIAL".count)) : signature
+        let name = definedName(signature)
         let scratch = NSTemporaryDirectory() + "/sigctl-explain-\(getpid())"
         defer { Files.remove(scratch) }
         let definitions = find(name, in: config.settings.databaseDir, scratch: scratch)

@@ -144,8 +144,7 @@ public final class MailTester: @unchecked Sendable {
                 !scanned.contains { $0.signature == match.signature && $0.part.hasPrefix(match.part + "/") }
             }
             result.matches = matches.map { match in
-                let base = match.signature.hasSuffix(".UNOFFICIAL") ? String(match.signature.dropLast(".UNOFFICIAL".count)) : match.signature
-                let file = fileOfSignature[base]
+                let file = fileOfSignature[definedName(match.signature)]
                 return MatchReport(signature: match.signature, feed: file.flatMap { feedOfFile[$0] }, file: file,
                                    part: match.part, type: match.type, filename: match.filename)
             }
