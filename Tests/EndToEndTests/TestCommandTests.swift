@@ -57,6 +57,11 @@ import Testing
         #expect(byLabel[mail + "/box.mbox#2"]?.matches?.first?.part == "1/2/2/1")
         #expect(byLabel[mail + "/ham.eml"]?.verdict == "clean")
         #expect(byLabel[mail + "/box.mbox#3"]?.verdict == "clean")
+        // Absent values are explicit nulls, as documented.
+        let firstLine = try #require(result.stdout.split(separator: "\n").first)
+        #expect(firstLine.contains("\"index\":null") && firstLine.contains("\"error\":null"), "\(firstLine)")
+        let mboxLine = try #require(result.stdout.split(separator: "\n").first { $0.contains("box.mbox") })
+        #expect(mboxLine.contains("\"index\":1") && mboxLine.contains("\"filename\":"))
         let summary = try #require(all.last?.summary)
         #expect(summary.messages == 9)
         #expect(summary.detected == 6)

@@ -12,6 +12,19 @@ public struct MatchReport: Codable, Sendable, Hashable {
     public var type: String
     public var filename: String?
 
+    enum CodingKeys: String, CodingKey { case signature, feed, file, part, type, filename }
+
+    /// Every key is always present: absent values are written as null.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(signature, forKey: .signature)
+        try container.encode(feed, forKey: .feed)
+        try container.encode(file, forKey: .file)
+        try container.encode(part, forKey: .part)
+        try container.encode(type, forKey: .type)
+        try container.encode(filename, forKey: .filename)
+    }
+
     public init(signature: String, feed: String?, file: String?, part: String, type: String, filename: String?) {
         self.signature = signature
         self.feed = feed
@@ -32,6 +45,18 @@ public struct MessageResult: Codable, Sendable {
     public var error: String?
 
     public var label: String { index.map { "\(path)#\($0)" } ?? path }
+
+    enum CodingKeys: String, CodingKey { case path, index, verdict, matches, error }
+
+    /// Every key is always present: absent values are written as null, as documented.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(path, forKey: .path)
+        try container.encode(index, forKey: .index)
+        try container.encode(verdict, forKey: .verdict)
+        try container.encode(matches, forKey: .matches)
+        try container.encode(error, forKey: .error)
+    }
 }
 
 public struct TestSummary: Codable, Sendable {
