@@ -26,7 +26,7 @@ func show(_ report: MaintenanceReport, json: Bool, log: Log) throws {
     if json {
         try printJSON(report)
     } else if report.reload.result == "confirmed" {
-        print("set \(report.generation) live (\(report.signatures) signatures); clamd confirmed it in \(String(format: "%.1f", report.reload.seconds ?? 0))s")
+        print("set \(report.generation) live (\(report.signatures) signatures); clamd confirmed it in \(String(format: "%.2f", report.reload.seconds ?? 0))s")
     } else if report.reload.result == "skipped" {
         print("set \(report.generation) live (\(report.signatures) signatures); clamd not contacted")
     } else {

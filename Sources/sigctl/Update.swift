@@ -82,7 +82,7 @@ struct Update: ParsableCommand {
         switch report.reload.result {
         case "confirmed":
             if report.installed {
-                print("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd confirmed it in \(String(format: "%.1f", report.reload.seconds ?? 0))s")
+                print("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd confirmed it in \(String(format: "%.2f", report.reload.seconds ?? 0))s")
             } else {
                 log.info(report.reload.message ?? "clamd confirmed the live set")
             }

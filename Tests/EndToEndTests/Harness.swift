@@ -262,7 +262,7 @@ final class Sandbox {
     let clamd: Clamd
 
     init(clamdExtra: String = "") throws {
-        let template = NSTemporaryDirectory() + "/sigctl-e2e-XXXXXX"
+        let template = NSTemporaryDirectory() + "/sigctl-e2e-" + String(repeating: "X", count: 6) // mkdtemp template
         var buffer = Array(template.utf8CString)
         guard let made = mkdtemp(&buffer) else { throw HarnessError("mkdtemp failed") }
         root = String(cString: made)

@@ -5,7 +5,7 @@ final class TempDir {
     let path: String
 
     init() {
-        var template = Array((NSTemporaryDirectory() + "/sigctl-unit-XXXXXX").utf8CString)
+        var template = Array((NSTemporaryDirectory() + "/sigctl-unit-" + String(repeating: "X", count: 6)).utf8CString) // mkdtemp template
         path = String(cString: mkdtemp(&template)!)
     }
 
