@@ -46,8 +46,11 @@ struct Update: ParsableCommand {
 
     /// Errors on stderr, one line per failed or rejected file, in text and JSON mode alike.
     func printProblems(_ report: UpdateReport, log: Log) {
+        // Unattended runs print a persistent problem once a day, not on every cron run;
+        // the exit code, --json and `sigctl status` always carry it.
+        let damp = !Terminal.stdinIsTTY && log.level < .verbose
         for feed in report.feeds {
-            for file in feed.files where file.status == .failed || file.status == .rejected {
+            for file in feed.files where (file.status == .failed || file.status == .rejected) && !(damp && file.repeated == true) {
                 log.error("\(feed.name)/\(file.name): \(file.status.rawValue): \(file.message ?? "")")
             }
         }

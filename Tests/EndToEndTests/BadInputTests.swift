@@ -204,6 +204,25 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: box.dbDir + "/a.ndb"))
     }
 
+    @Test func cronHearsAboutAPersistentProblemOncePerDay() throws {
+        let env = try Installed()
+        try env.box.mirror.setFaults(["/otherfeed/o.ndb": ["status": 404]])
+        let first = try env.box.sigctl(["update"])
+        #expect(first.status == 2 || first.status == 1)
+        #expect(first.stderr.contains("otherfeed/o.ndb: failed"))
+        // The same failure on the next unattended run: same exit code, but no new mail for cron.
+        let second = try env.box.sigctl(["update"])
+        #expect(second.status == first.status)
+        #expect(!second.stderr.contains("otherfeed/o.ndb"), "\(second.stderr)")
+        #expect(try env.box.sigctl(["status"]).stdout.contains("HTTP 404"), "status still shows it")
+        #expect(try env.box.sigctl(["update", "-v"]).stderr.contains("otherfeed/o.ndb: failed"), "-v shows it")
+        let json = try env.box.update()
+        #expect(json.1?.file("otherfeed", "o.ndb")?.status == .failed, "--json always carries it")
+        // A different problem is news again.
+        try env.box.mirror.setFaults(["/otherfeed/o.ndb": ["status": 500]])
+        #expect(try env.box.sigctl(["update"]).stderr.contains("HTTP 500"))
+    }
+
     @Test func forbiddenWithoutRetryAfterBacksOffForADay() throws {
         let env = try Installed()
         try env.box.mirror.setFaults(["/otherfeed/o.ndb": ["status": 403]])

@@ -13,6 +13,8 @@ public struct FileState: Codable, Sendable {
     public var signatures: Int?
     public var lastChange: Date?
     public var lastError: String?
+    /// When this error was last printed for cron (repeats are held back for a day).
+    public var lastErrorPrinted: Date?
 }
 
 public struct FeedState: Codable, Sendable {

@@ -26,6 +26,8 @@ public struct FileReport: Codable, Sendable {
     public var size: Int64?
     public var mirror: String?
     public var message: String?
+    /// The same problem was already printed in the last day: unattended runs keep quiet about it.
+    public var repeated: Bool? = nil
 }
 
 public struct FeedReport: Codable, Sendable {

@@ -631,6 +631,7 @@ public final class UpdateRunner {
             reports[feed, default: []].append(FileReport(name: name, status: report.installed ? .removed : .unchanged,
                                                          message: "no longer enabled in the feed's configuration"))
         }
+        markRepeatedProblems(&reports)
         let names = Set(reports.keys).union(feedMessages.keys).sorted()
         for name in names {
             let files = reports[name] ?? []
@@ -647,9 +648,34 @@ public final class UpdateRunner {
                     feedState.lastErrorAt = self.now
                 }
             }
-            for file in problems { update(feed: name, file: file.name) { $0.lastError = file.message } }
+            for file in problems {
+                update(feed: name, file: file.name) { state in
+                    state.lastError = file.message
+                    if file.repeated != true { state.lastErrorPrinted = self.now }
+                }
+            }
         }
         report.configWarnings = config.warnings
+    }
+
+    /// The parts of a message that change from run to run without the problem changing:
+    /// durations ("after 12 ms"), timestamps, and long numbers such as ports and sizes.
+    static let varying = try! NSRegularExpression(pattern: "after [0-9]+ ms|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z|[0-9]{4,}")
+
+    /// A problem counts as repeated when the last run recorded the same message (its
+    /// varying parts aside) and it was printed less than a day ago.
+    func markRepeatedProblems(_ reports: inout [String: [FileReport]]) {
+        func shape(_ text: String?) -> String {
+            let text = text ?? ""
+            return Self.varying.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "#")
+        }
+        for (feed, files) in reports {
+            for index in files.indices where files[index].status == .failed || files[index].status == .rejected {
+                guard let previous = state.feeds[feed]?.files[files[index].name], let printed = previous.lastErrorPrinted,
+                      now.timeIntervalSince(printed) < 86_400, shape(previous.lastError) == shape(files[index].message) else { continue }
+                reports[feed]![index].repeated = true
+            }
+        }
     }
 
     func exitStatus() -> ExitStatus {
