@@ -683,7 +683,6 @@ public final class UpdateRunner {
         let attempted = report.feeds.filter { $0.status != .not_due }
         let bad = attempted.filter { $0.status == .failed || $0.status == .rejected }
         if bad.isEmpty { return .success }
-        if !report.errors.isEmpty && !report.installed && bad.count == attempted.count { return .failed }
         return bad.count == attempted.count ? .failed : .partial
     }
 }
