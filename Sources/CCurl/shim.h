@@ -14,9 +14,6 @@ typedef int (*sigctl_curl_xferinfo_cb)(void *clientp, curl_off_t dltotal, curl_o
 static inline CURLcode sigctl_curl_setopt_long(CURL *h, CURLoption o, long v) {
     return curl_easy_setopt(h, o, v);
 }
-static inline CURLcode sigctl_curl_setopt_off(CURL *h, CURLoption o, curl_off_t v) {
-    return curl_easy_setopt(h, o, v);
-}
 static inline CURLcode sigctl_curl_setopt_string(CURL *h, CURLoption o, const char *v) {
     return curl_easy_setopt(h, o, v);
 }
@@ -33,12 +30,6 @@ static inline CURLcode sigctl_curl_setopt_xferinfo_cb(CURL *h, sigctl_curl_xferi
     return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, v);
 }
 static inline CURLcode sigctl_curl_getinfo_long(CURL *h, CURLINFO i, long *v) {
-    return curl_easy_getinfo(h, i, v);
-}
-static inline CURLcode sigctl_curl_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) {
-    return curl_easy_getinfo(h, i, v);
-}
-static inline CURLcode sigctl_curl_getinfo_string(CURL *h, CURLINFO i, char **v) {
     return curl_easy_getinfo(h, i, v);
 }
 

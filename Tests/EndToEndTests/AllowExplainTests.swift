@@ -80,6 +80,26 @@ import Testing
         #expect(try box.clamd.scan(invoice) == "Test.Sloppy.Invoice.UNOFFICIAL")
     }
 
+    @Test func detectCorpusComparesCompleteSetsEvenWithTheLowMemoryScope() throws {
+        let box = try Sandbox()
+        let caught = box.root + "/caught"
+        try FileManager.default.createDirectory(atPath: caught, withIntermediateDirectories: true)
+        let steady = GeneratedSignatures.ndb("Test.Steady", count: 1)
+        try steady.samples["Test.Steady-1"]!.write(to: URL(fileURLWithPath: caught + "/steady.eml"))
+        try box.writeSettings("clamd = \"none\"\nverify_scope = \"changed\"\ndetect_corpus = \"\(caught)\"")
+        try box.publish(feed: "steady", file: "steady.ndb", steady.text)
+        try box.publish(feed: "moving", file: "moving.ndb", GeneratedSignatures.ndb("Test.Moving", count: 1).text)
+        try box.writeFeed("steady", files: ["steady.ndb"], interval: "1h")
+        try box.writeFeed("moving", files: ["moving.ndb"])
+        #expect(try box.update().0.status == 0)
+        // Only "moving" changes; the steady feed's detection must not look lost.
+        try box.publish(feed: "moving", file: "moving.ndb", GeneratedSignatures.ndb("Test.Moving2", count: 1).text)
+        let (result, report) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(report?.installed == true)
+        #expect((report?.detectCorpus ?? [:]).values.allSatisfy { $0 == CorpusDelta() }, "\(String(describing: report?.detectCorpus))")
+    }
+
     @Test func explainShowsFileFeedRiskAndLine() throws {
         let box = try Sandbox()
         try box.writeSettings("clamd = \"none\"")

@@ -36,7 +36,6 @@ public struct ClamdConf: Sendable {
     public var databaseDirectory: String?
     public var loadOptions = LoadOptions()
     public var concurrentDatabaseReload = true
-    public var user: String?
 
     /// Reads clamd.conf. Unknown directives are ignored: clamd owns that file.
     public static func read(_ path: String) throws -> ClamdConf {
@@ -65,7 +64,6 @@ public struct ClamdConf: Sendable {
             case "TCPSocket": if tcpSocket == nil { tcpSocket = Int(value) }
             case "TCPAddr": if tcpAddr == nil { tcpAddr = value }
             case "DatabaseDirectory": conf.databaseDirectory = value
-            case "User": conf.user = value
             case "PhishingSignatures": conf.loadOptions.phishingSignatures = try flag()
             case "PhishingScanURLs": conf.loadOptions.phishingScanURLs = try flag()
             case "Bytecode": conf.loadOptions.bytecode = try flag()

@@ -298,17 +298,6 @@ public enum Freshclam {
     }
 }
 
-/// One signature match, placed in the layer (MIME part) where it fired.
-public struct ScanMatch: Codable, Sendable, Hashable {
-    public var signature: String
-    /// Layer path: "1" is the message, "1/2" its second part, "1/2/1" the first part inside that.
-    public var part: String
-    /// libclamav's file type of the part, e.g. CL_TYPE_MSEXE.
-    public var type: String
-    /// The part's file name, when the message gives one.
-    public var filename: String?
-}
-
 /// Collects the layers and matches of one scan. libclamav calls the engine's
 /// callbacks with this object as their context, from the scanning thread.
 final class ScanRecorder {
@@ -319,8 +308,8 @@ final class ScanRecorder {
         var children = 0
     }
     var stack: [Layer] = []
-    var matches: [ScanMatch] = []
-    private var seen: Set<ScanMatch> = []
+    var matches: [MatchReport] = []
+    private var seen: Set<MatchReport> = []
 
     func enter(level: Int, type: String, name: String?, normalized: Bool) {
         if stack.count > level { stack.removeLast(stack.count - level) }
@@ -346,7 +335,7 @@ final class ScanRecorder {
 
     func found(_ signature: String) {
         let layer = stack.last ?? Layer(path: "1", type: "CL_TYPE_ANY")
-        let match = ScanMatch(signature: signature, part: layer.path, type: layer.type, filename: layer.filename)
+        let match = MatchReport(signature: signature, feed: nil, file: nil, part: layer.path, type: layer.type, filename: layer.filename)
         if seen.insert(match).inserted { matches.append(match) }
     }
 }
@@ -385,7 +374,8 @@ extension ClamEngine {
 
     /// `cl_fmap_open_memory` + `cl_scanmap_callback`: scans bytes held in memory.
     /// Thread-safe on a compiled engine: each call has its own recorder.
-    public func scan(_ data: Data, name: String, allMatches: Bool) throws -> [ScanMatch] {
+    /// The matches carry no feed or file: the caller knows which file defines what.
+    public func scan(_ data: Data, name: String, allMatches: Bool) throws -> [MatchReport] {
         let recorder = ScanRecorder()
         let context = Unmanaged.passRetained(recorder)
         defer { context.release() }

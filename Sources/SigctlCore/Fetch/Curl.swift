@@ -62,9 +62,6 @@ public final class CurlEasy {
 
     deinit { curl_easy_cleanup(handle) }
 
-    /// `curl_version()`.
-    public static var version: String { String(cString: curl_version()) }
-
     /// Per-transfer state the C callbacks reach through their user pointer.
     private final class Transfer {
         let fd: Int32

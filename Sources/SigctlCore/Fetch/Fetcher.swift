@@ -245,7 +245,7 @@ public final class Fetcher: Sendable {
             } catch let rejection as Rejection {
                 unlink(target)
                 rejections.append("\(url): \(rejection.reason)")
-                if mirror == mirrors.last || rejection.reason.contains("less than half") {
+                if mirror == mirrors.last || rejection.upstream {
                     return .rejected(rejections.joined(separator: "; ") + "; " + rejection.hint)
                 }
             } catch {
@@ -296,6 +296,7 @@ public final class Fetcher: Sendable {
            response.headers["content-encoding"] == nil {
             throw Rejection("the download is truncated (\(response.bodyBytes) of \(length) bytes)", hint: "the next run downloads it again")
         }
+        var sha256: String? = nil // kept when the integrity check already computed it
         switch feed.integrity {
         case .none:
             break
@@ -320,6 +321,7 @@ public final class Fetcher: Sendable {
                 throw Rejection("the \(algorithm) sidecar holds no \(algorithm) digest", hint: "the mirror serves a broken sidecar")
             }
             let actual = try ClamAV.hashFile(algorithm, path: path)
+            if algorithm == "sha256" { sha256 = actual }
             guard actual == expected else {
                 throw Rejection("bad \(algorithm) checksum (file \(actual), sidecar \(expected))",
                                 hint: "the download is corrupt or the mirror is out of sync; the installed version stays")
@@ -339,11 +341,14 @@ public final class Fetcher: Sendable {
             }
             try gpg.verify(feed: feed.name, file: path, signature: signaturePath, fingerprint: feed.gpgFingerprint ?? "")
         }
-        if job.file.gzip { try ContentChecks.gunzip(path) }
+        if job.file.gzip {
+            try ContentChecks.gunzip(path)
+            sha256 = nil
+        }
         let signatures = try ContentChecks.check(path: path, name: job.file.name, contentType: response.headers["content-type"])
         try ContentChecks.checkCollapse(new: signatures, installed: job.previous?.signatures, force: job.force)
         return DownloadedFile(path: path, etag: response.headers["etag"], lastModified: response.headers["last-modified"],
-                              mirror: mirror, sha256: try ClamAV.hashFile("sha256", path: path),
+                              mirror: mirror, sha256: try sha256 ?? ClamAV.hashFile("sha256", path: path),
                               size: Files.size(path) ?? 0, signatures: signatures)
     }
 

@@ -49,13 +49,15 @@ public struct SetManager: Sendable {
     /// A directory holding what the database directory would hold after the change:
     /// the live files (hard links, or symlinks across file systems), minus `dropping`,
     /// with `replacing` (name → new file) and the new canary.
-    public func buildCandidate(label: String, replacing: [String: String], dropping: Set<String>, canary: Canary) throws -> String {
+    /// `complete` includes the live files even with verify_scope = "changed".
+    public func buildCandidate(label: String, replacing: [String: String], dropping: Set<String>, canary: Canary,
+                               complete: Bool = false) throws -> String {
         let dir = staging + "/candidate-\(label)"
         Files.remove(dir)
         try Files.makeDirectory(dir)
         // With verify_scope = "changed" the live files are left out: less memory, but a
         // clash between a new file and an unchanged one shows only in clamd's reload.
-        let live = settings.verifyScope == .set ? liveDatabaseFiles() : []
+        let live = complete || settings.verifyScope == .set ? liveDatabaseFiles() : []
         for name in live where name != canaryFileName && replacing[name] == nil && !dropping.contains(name) {
             let source = settings.databaseDir + "/" + name
             if link(source, dir + "/" + name) != 0 {
@@ -115,13 +117,19 @@ public struct SetManager: Sendable {
     public func reload(_ canary: Canary, state: inout State, store: StateStore) -> ReloadOutcome {
         guard let prover else { return .skipped }
         let outcome = prover.reloadAndProve(canary, log: log)
-        if case .confirmed = outcome, var live = state.live, live.canaryName == canary.name {
-            live.confirmed = true
-            live.confirmedAt = Date()
-            state.live = live
+        if case .confirmed = outcome {
+            markConfirmed(canary, state: &state)
             try? store.save(state)
         }
         return outcome
+    }
+
+    /// Records that clamd serves the live set whose canary is `canary`.
+    public func markConfirmed(_ canary: Canary, state: inout State) {
+        guard var live = state.live, live.canaryName == canary.name else { return }
+        live.confirmed = true
+        live.confirmedAt = Date()
+        state.live = live
     }
 
     /// Warnings about clamd.conf settings that matter when a set changes.

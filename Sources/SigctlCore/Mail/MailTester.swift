@@ -1,15 +1,18 @@
 import Foundation
 import Synchronization
 
-/// One match as `sigctl test` reports it.
+/// One signature match, placed in the layer (MIME part) where it fired, as `sigctl test` reports it.
 public struct MatchReport: Codable, Sendable, Hashable {
     public var signature: String
     /// The feed that shipped the defining file, when sigctl knows it.
     public var feed: String?
     /// The database file that defines the signature.
     public var file: String?
+    /// Layer path: "1" is the message, "1/2" its second part, "1/2/1" the first part inside that.
     public var part: String
+    /// libclamav's file type of the part, e.g. CL_TYPE_MSEXE.
     public var type: String
+    /// The part's file name, when the message gives one.
     public var filename: String?
 
     enum CodingKeys: String, CodingKey { case signature, feed, file, part, type, filename }
@@ -169,9 +172,10 @@ public final class MailTester: @unchecked Sendable {
                 !scanned.contains { $0.signature == match.signature && $0.part.hasPrefix(match.part + "/") }
             }
             result.matches = matches.map { match in
-                let file = fileOfSignature[definedName(match.signature)]
-                return MatchReport(signature: match.signature, feed: file.flatMap { feedOfFile[$0] }, file: file,
-                                   part: match.part, type: match.type, filename: match.filename)
+                var match = match
+                match.file = fileOfSignature[definedName(match.signature)]
+                match.feed = match.file.flatMap { feedOfFile[$0] }
+                return match
             }
             result.verdict = result.matches.isEmpty ? "clean" : "detected"
         } catch {

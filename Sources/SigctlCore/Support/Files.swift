@@ -45,14 +45,6 @@ public enum Files {
         }
     }
 
-    /// fsync on a file by path.
-    public static func syncFile(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError.errno("open", path: path) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw SystemError.errno("fsync", path: path) }
-    }
-
     /// Creates a directory and its parents.
     public static func makeDirectory(_ path: String, mode: Int = 0o755) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,

@@ -1,22 +1,59 @@
 import Foundation
 
-/// Scans a mail corpus with the live set and with a candidate, to see what an
-/// update changes: new hits on ham (the false-positive gate) and gains or losses
-/// on mail that should be detected.
-struct CorpusGate {
-    let config: Configuration
-    let log: Log
-
+/// Scans mail corpora with the live set and with a candidate, to see what an update
+/// changes: new hits on ham (the false-positive gate) and gains or losses on mail
+/// that should be detected. Each set is loaded once per run, however many corpora
+/// are scanned, and always as the complete directory clamd will load (even with
+/// verify_scope = "changed"), so live and candidate compare like for like.
+final class CorpusGate {
     /// Per message: signature → database file, for every match.
     typealias Hits = [String: [String: String]]
 
-    func scan(directory: String, corpus: String) throws -> Hits {
+    let config: Configuration
+    let manager: SetManager
+    let canary: Canary
+    private var live: MailTester?
+    private var candidate: (files: [String], tester: MailTester)?
+    private var scans: [String: Hits] = [:]
+
+    init(config: Configuration, manager: SetManager, canary: Canary) {
+        self.config = config
+        self.manager = manager
+        self.canary = canary
+    }
+
+    /// What the live set detects in `corpus`.
+    func liveHits(_ corpus: String) throws -> Hits {
+        if let cached = scans["live\t" + corpus] { return cached }
         // An empty set (the first install) detects nothing.
-        guard Files.list(directory).contains(where: { isDatabaseFile($0) && $0 != canaryFileName }) else { return [:] }
-        let tester = try MailTester(directory: directory, options: config.clamd.loadOptions, feedOfFile: [:])
-        let messages = MessageCollector.collect([corpus])
+        guard Files.list(config.settings.databaseDir).contains(where: { isDatabaseFile($0) && $0 != canaryFileName }) else { return [:] }
+        if live == nil {
+            live = try MailTester(directory: config.settings.databaseDir, options: config.clamd.loadOptions, feedOfFile: [:])
+        }
+        let hits = scan(live!, corpus)
+        scans["live\t" + corpus] = hits
+        return hits
+    }
+
+    /// What the live set with `replacing` installed and `dropping` removed detects in `corpus`.
+    func candidateHits(_ corpus: String, replacing: [String: String], dropping: Set<String>) throws -> Hits {
+        let key = replacing.keys.sorted() + ["-"] + dropping.sorted()
+        if candidate?.files != key {
+            let directory = try manager.buildCandidate(label: "corpus", replacing: replacing, dropping: dropping,
+                                                       canary: canary, complete: true)
+            defer { Files.remove(directory) }
+            candidate = (key, try MailTester(directory: directory, options: config.clamd.loadOptions, feedOfFile: [:]))
+            scans = scans.filter { $0.key.hasPrefix("live\t") }
+        }
+        if let cached = scans["candidate\t" + corpus] { return cached }
+        let hits = scan(candidate!.tester, corpus)
+        scans["candidate\t" + corpus] = hits
+        return hits
+    }
+
+    private func scan(_ tester: MailTester, _ corpus: String) -> Hits {
         let collected = ResultBox()
-        _ = tester.run(messages, options: TestOptions()) { result in collected.add(result) }
+        _ = tester.run(MessageCollector.collect([corpus]), options: TestOptions()) { collected.add($0) }
         return collected.hits
     }
 

@@ -107,22 +107,10 @@ public struct Maintenance {
     private func finish(_ action: String, generation: Int, signatures: Int, canary: Canary, state: inout State) -> MaintenanceReport {
         let outcome = manager.reload(canary, state: &state, store: store)
         manager.prune(state: state)
-        var reload: ReloadReport
-        var exit = ExitStatus.success
-        switch outcome {
-        case .confirmed(let seconds):
-            reload = ReloadReport(result: "confirmed", seconds: seconds, canary: canary.name)
-        case .skipped:
-            reload = ReloadReport(result: "skipped", canary: canary.name, message: "clamd = \"none\"")
-        case .unreachable(let message):
-            reload = ReloadReport(result: "unreachable", canary: canary.name,
-                                  message: "\(message); the set is installed and clamd loads it when it starts")
-            exit = .reloadUnconfirmed
-        case .notConfirmed(let last):
-            reload = ReloadReport(result: "not_confirmed", canary: canary.name,
-                                  message: "clamd did not show the new canary within \(config.settings.reloadTimeout)s (\(last)); check clamd's log")
-            exit = .reloadUnconfirmed
-        }
+        var reload = ReloadReport(outcome, canary: canary, timeout: config.settings.reloadTimeout,
+                                  unreachableNote: "the set is installed and clamd loads it when it starts")
+        if case .notConfirmed = outcome { reload.message! += "; check clamd's log" }
+        let exit: ExitStatus = reload.failed ? .reloadUnconfirmed : .success
         return MaintenanceReport(action: action, generation: generation, signatures: signatures, reload: reload, exitCode: exit.rawValue)
     }
 }

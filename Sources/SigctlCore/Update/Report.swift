@@ -50,6 +50,32 @@ public struct ReloadReport: Codable, Sendable {
     public var seconds: Double?
     public var canary: String?
     public var message: String?
+
+    public init(result: String, seconds: Double? = nil, canary: String? = nil, message: String? = nil) {
+        self.result = result
+        self.seconds = seconds
+        self.canary = canary
+        self.message = message
+    }
+
+    /// The report of a reload attempt. `unreachableNote` says what becomes of the
+    /// installed set when clamd cannot be reached.
+    public init(_ outcome: ReloadOutcome, canary: Canary, timeout: Int, unreachableNote: String) {
+        switch outcome {
+        case .confirmed(let seconds):
+            self.init(result: "confirmed", seconds: seconds, canary: canary.name)
+        case .skipped:
+            self.init(result: "skipped", canary: canary.name, message: "clamd = \"none\": no reload sent")
+        case .unreachable(let message):
+            self.init(result: "unreachable", canary: canary.name, message: "\(message); \(unreachableNote)")
+        case .notConfirmed(let last):
+            self.init(result: "not_confirmed", canary: canary.name,
+                      message: "clamd answered but did not show the new canary within \(timeout)s (\(last))")
+        }
+    }
+
+    /// clamd did not confirm: exit status 3.
+    public var failed: Bool { ["unreachable", "not_confirmed", "rolled_back"].contains(result) }
 }
 
 /// Everything one `sigctl update` did; `--json` prints it as is.

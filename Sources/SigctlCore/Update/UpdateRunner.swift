@@ -344,7 +344,8 @@ public final class UpdateRunner {
             }
         }
         // The false-positive gate: ham the candidate detects and the live set does not.
-        if try gateOnHam(&accepted, drops: drops, canary: canary, fileReports: &fileReports) {
+        let corpora = CorpusGate(config: config, manager: manager, canary: canary)
+        if try gateOnHam(&accepted, drops: drops, corpora: corpora, fileReports: &fileReports) {
             if accepted.isEmpty && drops.isEmpty {
                 report.phases["verify"] = Date().timeIntervalSince(verifyStart)
                 return []
@@ -357,7 +358,7 @@ public final class UpdateRunner {
                 return []
             }
         }
-        try measureDetectCorpus(accepted, drops: drops, canary: canary)
+        try measureDetectCorpus(accepted, drops: drops, corpora: corpora)
         report.phases["verify"] = Date().timeIntervalSince(verifyStart)
         compareCounts(accepted, loaded: verified.fileCounts ?? [:], fileReports: &fileReports)
 
@@ -394,21 +395,18 @@ public final class UpdateRunner {
         let reloadStart = Date()
         let outcome = manager.reload(canary, state: &state, store: store)
         report.phases["reload"] = Date().timeIntervalSince(reloadStart)
+        report.reload = ReloadReport(outcome, canary: canary, timeout: config.settings.reloadTimeout,
+                                     unreachableNote: "the new set stays installed, clamd loads it when it starts, and the next run confirms it")
         switch outcome {
-        case .confirmed(let seconds):
-            report.reload = ReloadReport(result: "confirmed", seconds: seconds, canary: canary.name)
-        case .skipped:
-            report.reload = ReloadReport(result: "skipped", canary: canary.name, message: "clamd = \"none\": no reload sent")
-        case .unreachable(let message):
-            report.reload = ReloadReport(result: "unreachable", canary: canary.name,
-                                         message: "\(message); the new set stays installed, clamd loads it when it starts, and the next run confirms it")
+        case .unreachable:
             report.errors.append("clamd did not confirm the reload: \(report.reload.message!)")
-        case .notConfirmed(let last):
-            let restored = restore(previousLive)
-            report.reload = ReloadReport(result: "rolled_back", canary: canary.name,
-                                         message: "clamd answered but did not show the new canary within \(config.settings.reloadTimeout)s (\(last)); \(restored)")
+        case .notConfirmed:
+            report.reload.result = "rolled_back"
+            report.reload.message! += "; " + restore(previousLive)
             report.errors.append("clamd did not load the new set: \(report.reload.message!); check clamd's log")
             return []
+        case .confirmed, .skipped:
+            break
         }
         return accepted
     }
@@ -435,26 +433,23 @@ public final class UpdateRunner {
 
     /// Rejects the feeds whose new files make ham detected that the live set lets
     /// through, naming messages and signatures. Returns true when it rejected any.
-    func gateOnHam(_ accepted: inout [NewFile], drops: [String: String], canary: Canary,
+    func gateOnHam(_ accepted: inout [NewFile], drops: [String: String], corpora gate: CorpusGate,
                    fileReports: inout [String: [FileReport]]) throws -> Bool {
         var corpora: [String: Set<String>] = [:]
         for feed in Set(accepted.map(\.feed)) {
             if let corpus = hamCorpus(for: feed) { corpora[corpus, default: []].insert(feed) }
         }
         guard !corpora.isEmpty else { return false }
-        let gate = CorpusGate(config: config, log: log)
         let fileToFeed = Dictionary(accepted.map { ($0.file.name, $0.feed) }, uniquingKeysWith: { a, _ in a })
-        let candidate = try manager.buildCandidate(label: "gate", replacing: Dictionary(uniqueKeysWithValues: accepted.map { ($0.file.name, $0.download.path) }),
-                                                   dropping: Set(drops.keys), canary: canary)
-        defer { Files.remove(candidate) }
+        let replacing = Dictionary(uniqueKeysWithValues: accepted.map { ($0.file.name, $0.download.path) })
         var rejected: Set<String> = []
         for (corpus, feeds) in corpora.sorted(by: { $0.key < $1.key }) {
             guard Files.exists(corpus) else {
                 report.warnings.append("ham_corpus \(corpus) does not exist; the false-positive gate did not run for \(feeds.sorted().joined(separator: ", "))")
                 continue
             }
-            let hits = CorpusGate.newHits(live: try gate.scan(directory: config.settings.databaseDir, corpus: corpus),
-                                          candidate: try gate.scan(directory: candidate, corpus: corpus))
+            let hits = CorpusGate.newHits(live: try gate.liveHits(corpus),
+                                          candidate: try gate.candidateHits(corpus, replacing: replacing, dropping: Set(drops.keys)))
             var byFeed: [String: [String]] = [:]
             for (message, signatures) in hits {
                 for (signature, file) in signatures {
@@ -481,18 +476,15 @@ public final class UpdateRunner {
     }
 
     /// Counts, per feed, the messages of detect_corpus the update newly detects or no longer detects.
-    func measureDetectCorpus(_ accepted: [NewFile], drops: [String: String], canary: Canary) throws {
+    func measureDetectCorpus(_ accepted: [NewFile], drops: [String: String], corpora gate: CorpusGate) throws {
         guard let corpus = config.settings.detectCorpus else { return }
         guard Files.exists(corpus) else {
             report.warnings.append("detect_corpus \(corpus) does not exist")
             return
         }
-        let gate = CorpusGate(config: config, log: log)
-        let candidate = try manager.buildCandidate(label: "detect", replacing: Dictionary(uniqueKeysWithValues: accepted.map { ($0.file.name, $0.download.path) }),
-                                                   dropping: Set(drops.keys), canary: canary)
-        defer { Files.remove(candidate) }
-        let live = try gate.scan(directory: config.settings.databaseDir, corpus: corpus)
-        let next = try gate.scan(directory: candidate, corpus: corpus)
+        let live = try gate.liveHits(corpus)
+        let next = try gate.candidateHits(corpus, replacing: Dictionary(uniqueKeysWithValues: accepted.map { ($0.file.name, $0.download.path) }),
+                                          dropping: Set(drops.keys))
         let newFeeds = Dictionary(accepted.map { ($0.file.name, $0.feed) }, uniquingKeysWith: { a, _ in a })
         let liveFeeds = FeedAttribution.map(config: config).merging(drops) { a, _ in a }
         var deltas: [String: CorpusDelta] = [:]
@@ -584,35 +576,24 @@ public final class UpdateRunner {
             report.warnings.append("the canary of set \(live.generation) is missing; the next change will confirm clamd")
             return
         }
+        // clamd may already run it (it loaded the set when it started); else reload.
         let start = Date()
-        if (try? prover.serves(canary)) == true {
-            markConfirmed(canary, seconds: Date().timeIntervalSince(start))
-            return
-        }
-        switch manager.reload(canary, state: &state, store: store) {
-        case .confirmed(let seconds):
-            report.reload = ReloadReport(result: "confirmed", seconds: seconds, canary: canary.name,
-                                         message: "set \(live.generation), installed earlier, is now confirmed")
-        case .unreachable(let message):
-            report.reload = ReloadReport(result: "unreachable", canary: canary.name,
-                                         message: "\(message); set \(live.generation) is installed but not yet confirmed")
+        let outcome: ReloadOutcome = (try? prover.serves(canary)) == true
+            ? .confirmed(seconds: Date().timeIntervalSince(start))
+            : manager.reload(canary, state: &state, store: store)
+        if case .confirmed = outcome { manager.markConfirmed(canary, state: &state) }
+        report.reload = ReloadReport(outcome, canary: canary, timeout: config.settings.reloadTimeout,
+                                     unreachableNote: "set \(live.generation) is installed but not yet confirmed")
+        switch outcome {
+        case .confirmed:
+            report.reload.message = "set \(live.generation), installed earlier, is now confirmed"
+        case .unreachable:
             report.errors.append("clamd did not confirm the reload: \(report.reload.message!)")
-        case .notConfirmed(let last):
-            report.reload = ReloadReport(result: "not_confirmed", canary: canary.name,
-                                         message: "clamd does not show the canary of set \(live.generation) (\(last))")
+        case .notConfirmed:
             report.errors.append("clamd did not confirm the reload: \(report.reload.message!); check clamd's log, then run `sigctl reload`")
         case .skipped:
             break
         }
-    }
-
-    func markConfirmed(_ canary: Canary, seconds: Double) {
-        guard var live = state.live else { return }
-        live.confirmed = true
-        live.confirmedAt = Date()
-        state.live = live
-        report.reload = ReloadReport(result: "confirmed", seconds: seconds, canary: canary.name,
-                                     message: "clamd serves set \(live.generation), installed earlier")
     }
 
     // MARK: state and report
@@ -679,7 +660,7 @@ public final class UpdateRunner {
     }
 
     func exitStatus() -> ExitStatus {
-        if ["unreachable", "rolled_back", "not_confirmed"].contains(report.reload.result) { return .reloadUnconfirmed }
+        if report.reload.failed { return .reloadUnconfirmed }
         let attempted = report.feeds.filter { $0.status != .not_due }
         let bad = attempted.filter { $0.status == .failed || $0.status == .rejected }
         if bad.isEmpty { return .success }

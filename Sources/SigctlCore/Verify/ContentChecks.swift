@@ -4,9 +4,12 @@ import Foundation
 public struct Rejection: Error, CustomStringConvertible, Sendable {
     public let reason: String
     public let hint: String
-    public init(_ reason: String, hint: String) {
+    /// The problem is upstream's, not one mirror's: other mirrors serve the same file.
+    public let upstream: Bool
+    public init(_ reason: String, hint: String, upstream: Bool = false) {
         self.reason = reason
         self.hint = hint
+        self.upstream = upstream
     }
     public var description: String { "\(reason); \(hint)" }
 }
@@ -104,7 +107,8 @@ public enum ContentChecks {
     public static func checkCollapse(new: Int, installed: Int?, force: Bool) throws {
         guard !force, let installed, installed > 0, new * 2 < installed else { return }
         throw Rejection("it holds \(new) signatures, less than half of the \(installed) installed",
-                        hint: "upstream may have retired or truncated this database; check the provider's news, then run with --force to accept it or disable the file")
+                        hint: "upstream may have retired or truncated this database; check the provider's news, then run with --force to accept it or disable the file",
+                        upstream: true)
     }
 
     /// Decompresses a gzip download in place with gzip(1).
