@@ -20,9 +20,10 @@ struct Explain: ParsableCommand {
         try execute(log) {
             let config = try global.load(log)
             let explanation = try SignatureLookup.explain(signature, config: config)
+            let defined = explanation.definitions.contains { !$0.allowList }
             if json {
                 try printJSON(explanation)
-            } else {
+            } else if defined || explanation.allowed != nil || !explanation.definitions.isEmpty {
                 print(explanation.signature)
                 let definitions = explanation.definitions.filter { !$0.allowList }
                 for definition in definitions {
@@ -43,7 +44,7 @@ struct Explain: ParsableCommand {
                     print("  allowed: no")
                 }
             }
-            if !explanation.definitions.contains(where: { !$0.allowList }) {
+            if !defined {
                 throw CommandError("no database in \(config.settings.databaseDir) defines \(explanation.signature)",
                                    hint: "check the spelling; heuristic detections (Heuristics.*) come from libclamav itself", exit: .partial)
             }

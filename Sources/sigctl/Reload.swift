@@ -30,7 +30,7 @@ func show(_ report: MaintenanceReport, json: Bool, log: Log) throws {
     } else if report.reload.result == "skipped" {
         print("set \(report.generation) live (\(report.signatures) signatures); clamd not contacted")
     } else {
-        log.error("set \(report.generation) is installed but clamd did not confirm it: \(report.reload.message ?? report.reload.result)")
+        log.error("clamd did not confirm set \(report.generation): \(report.reload.message ?? report.reload.result)")
     }
     if report.exitCode != 0 { throw ExitCode(report.exitCode) }
 }

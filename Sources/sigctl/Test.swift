@@ -49,7 +49,16 @@ struct Test: ParsableCommand {
     func run() throws {
         let log = global.log
         try execute(log) {
-            let config: Configuration? = db == nil ? try global.load(log) : try? global.load(log, showWarnings: false)
+            let config: Configuration?
+            if db == nil {
+                do {
+                    config = try global.load(log)
+                } catch let error as ConfigError {
+                    throw CommandError(error.description, hint: "or scan with a database directory directly: --db DIR", exit: .config)
+                }
+            } else {
+                config = try? global.load(log, showWarnings: false)
+            }
             var directory = db ?? config?.settings.databaseDir ?? "/var/lib/clamav"
             var scratch: String?
             if let generation, let config {
