@@ -3,6 +3,8 @@
 
 #include <clamav.h>
 #include <libfreshclam.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 /* Composite macros and flag sets that Swift's importer does not bring in. */
 static const unsigned int SIGCTL_CL_DB_STDOPT = CL_DB_STDOPT;
@@ -14,5 +16,11 @@ static const unsigned int SIGCTL_CL_DB_PUA = CL_DB_PUA;
 static const unsigned int SIGCTL_CL_DB_OFFICIAL_ONLY = CL_DB_OFFICIAL_ONLY;
 static const unsigned int SIGCTL_CL_DB_DIRECTORY = CL_DB_DIRECTORY;
 static const unsigned int SIGCTL_CL_INIT_DEFAULT = CL_INIT_DEFAULT;
+
+/* prctl is variadic. The clamav children (verification, libfreshclam) ask the
+ * kernel to kill them when the sigctl process that started them dies. */
+static inline int sigctl_die_with_parent(void) {
+    return prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
 
 #endif

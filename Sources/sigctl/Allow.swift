@@ -38,15 +38,13 @@ struct Allow: ParsableCommand {
                 let who = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())"
                 options.allow = [name: AllowEntry(reason: reason, by: who, at: Date())]
             }
-            let report = try UpdateRunner(config: config, log: log, options: options).run()
+            let report = try UpdateRunner(context: global.context(log), config: config, options: options).run()
             for error in report.errors { log.error(error) }
             for feed in report.feeds {
-                for file in feed.files where file.status == .failed || file.status == .rejected {
-                    log.error("\(feed.name)/\(file.name): \(file.status.rawValue): \(file.message ?? "")")
-                }
+                for problem in feed.problems { log.error(Update.describe(problem, feed: feed.name)) }
             }
             if report.installed {
-                let proof = report.reload.result == "confirmed" ? "; clamd confirmed it" : report.reload.result == "skipped" ? "; clamd not contacted" : ""
+                let proof = report.reload.result == .confirmed ? "; clamd confirmed it" : report.reload.result == .skipped ? "; clamd not contacted" : ""
                 print("\(remove ? "removed \(name) from" : "allowed \(name) in") sigctl's allow list; set \(report.generation ?? 0) installed\(proof)")
             } else if report.exitCode == 0 {
                 print("\(name) was already \(remove ? "off" : "on") the allow list; nothing changed")

@@ -10,6 +10,8 @@ struct FreshclamChild: ParsableCommand {
     @Option var request: String
 
     func run() throws {
+        ChildGuard.dieWithParent()
+        try Failpoints().reach("freshclam-child.started")
         let decoded = try JSONDecoder().decode(FreshclamRequest.self, from: Data(request.utf8))
         FileHandle.standardOutput.write(try JSONEncoder().encode(Freshclam.update(decoded)))
     }

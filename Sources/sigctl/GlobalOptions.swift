@@ -17,6 +17,9 @@ struct GlobalOptions: ParsableArguments {
         Log(level: quiet ? .quiet : verbose >= 2 ? .debug : verbose == 1 ? .verbose : .normal)
     }
 
+    /// The real world, for one command.
+    func context(_ log: Log) -> SigctlContext { .live(log: log) }
+
     /// Reads the configuration and prints its warnings.
     func load(_ log: Log, showWarnings: Bool = true) throws -> Configuration {
         let config = try ConfigLoader.load(directory: ConfigLoader.directory(option: self.config))

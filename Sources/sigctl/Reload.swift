@@ -15,7 +15,7 @@ struct Reload: ParsableCommand {
         let log = global.log
         try execute(log) {
             let config = try global.load(log)
-            let report = try Maintenance(config: config, log: log).reload()
+            let report = try Maintenance(context: global.context(log), config: config).reload()
             try show(report, json: json, log: log)
         }
     }
@@ -23,14 +23,18 @@ struct Reload: ParsableCommand {
 
 /// Prints the outcome of reload and rollback, and exits with its code.
 func show(_ report: MaintenanceReport, json: Bool, log: Log) throws {
+    for note in report.notes { log.warning(note) }
     if json {
         try printJSON(report)
-    } else if report.reload.result == "confirmed" {
+    } else if report.reload.result == .confirmed {
         print("set \(report.generation) live (\(report.signatures) signatures); clamd confirmed it in \(String(format: "%.2f", report.reload.seconds ?? 0))s")
-    } else if report.reload.result == "skipped" {
+    } else if report.reload.result == .skipped {
         print("set \(report.generation) live (\(report.signatures) signatures); clamd not contacted")
     } else {
-        log.error("clamd did not confirm set \(report.generation): \(report.reload.message ?? report.reload.result)")
+        log.error("clamd did not confirm set \(report.generation): \(report.reload.message ?? report.reload.result.rawValue)")
+    }
+    if !json && !report.keptOfficial.isEmpty {
+        print("official databases left as they are: \(report.keptOfficial.joined(separator: ", ")) (a rollback restores third-party files only; ClamAV's own databases move forward through libfreshclam)")
     }
     if report.exitCode != 0 { throw ExitCode(report.exitCode) }
 }

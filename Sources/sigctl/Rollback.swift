@@ -19,7 +19,7 @@ struct Rollback: ParsableCommand {
         let log = global.log
         try execute(log) {
             let config = try global.load(log)
-            let report = try Maintenance(config: config, log: log).rollback(to: to)
+            let report = try Maintenance(context: global.context(log), config: config).rollback(to: to)
             try show(report, json: json, log: log)
         }
     }

@@ -16,7 +16,7 @@ struct Status: ParsableCommand {
         let log = global.log
         try execute(log) {
             let config = try global.load(log)
-            let report = try StatusReport.gather(config: config, log: log)
+            let report = try StatusReport.gather(context: global.context(log), config: config)
             if json { return try printJSON(report) }
             print("database dir: \(report.databaseDir)")
             if let version = report.clamdVersion {

@@ -62,7 +62,7 @@ struct Test: ParsableCommand {
             var directory = db ?? config?.settings.databaseDir ?? "/var/lib/clamav"
             var scratch: String?
             if let generation, let config {
-                let view = NSTemporaryDirectory() + "/sigctl-test-generation-\(getpid())"
+                let view = try Files.makeTemporaryDirectory(in: NSTemporaryDirectory(), prefix: "sigctl-test-generation-")
                 directory = try FeedAttribution.generationView(config: config, generation: generation, scratch: view)
                 scratch = view
             }

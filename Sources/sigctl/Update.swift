@@ -37,7 +37,7 @@ struct Update: ParsableCommand {
             if !noSleep && feed.isEmpty && !Terminal.stdinIsTTY && range.upperBound > 0 {
                 options.sleepSeconds = Int.random(in: range)
             }
-            let report = try UpdateRunner(config: config, log: log, options: options).run()
+            let report = try UpdateRunner(context: global.context(log), config: config, options: options).run()
             if json { try printJSON(report) } else { printText(report, log: log) }
             printProblems(report, log: log)
             if report.exitCode != 0 { throw ExitCode(report.exitCode) }
@@ -49,13 +49,21 @@ struct Update: ParsableCommand {
         // Unattended runs print a persistent problem once a day, not on every cron run;
         // the exit code, --json and `sigctl status` always carry it.
         let damp = !Terminal.stdinIsTTY && log.level < .verbose
+        for note in report.notes { log.warning(note) }
         for feed in report.feeds {
-            for file in feed.files where (file.status == .failed || file.status == .rejected) && !(damp && file.repeated == true) {
-                log.error("\(feed.name)/\(file.name): \(file.status.rawValue): \(file.message ?? "")")
+            for problem in feed.problems where !(damp && problem.repeated == true) {
+                log.error(Update.describe(problem, feed: feed.name))
             }
         }
         for warning in report.warnings where log.level >= .verbose || report.installed { log.warning(warning) }
         for error in report.errors { log.error(error) }
+    }
+
+    /// One line per cause: the feed, the file (or how many files), the status and the message.
+    static func describe(_ problem: ProblemReport, feed: String) -> String {
+        if problem.files.count == 1 { return "\(feed)/\(problem.files[0]): \(problem.status.rawValue): \(problem.message)" }
+        let shown = problem.files.prefix(5).joined(separator: ", ") + (problem.files.count > 5 ? ", …" : "")
+        return "\(feed): \(problem.files.count) files \(problem.status.rawValue) (\(shown)): \(problem.message)"
     }
 
     /// Quiet when nothing changed; one line per changed feed; errors on stderr.
@@ -63,12 +71,15 @@ struct Update: ParsableCommand {
         for feed in report.feeds {
             let changed = feed.files.filter { $0.status == .updated || $0.status == .removed }
             switch feed.status {
-            case .updated, .removed:
+            case .updated, .removed, .handed_back:
                 let detail = changed.map { file in
-                    let count = file.signatures.map { "\($0) sigs" } ?? "removed"
+                    let count = file.status == .removed ? "removed" : file.signatures.map { "\($0) sigs" } ?? "removed"
                     return "\(file.name) (\(count))"
                 }.joined(separator: ", ")
-                print("\(feed.name): updated \(detail)")
+                if !detail.isEmpty { print("\(feed.name): updated \(detail)") }
+                for file in feed.files where file.status == .handed_back {
+                    print("\(feed.name): handed \(file.name) back: \(file.message ?? "")")
+                }
             case .failed, .rejected:
                 if !changed.isEmpty {
                     print("\(feed.name): updated \(changed.map(\.name).joined(separator: ", "))")
@@ -83,13 +94,13 @@ struct Update: ParsableCommand {
             print("\(feed): detect corpus +\(delta.newlyDetected) newly detected, -\(delta.noLongerDetected) no longer detected")
         }
         switch report.reload.result {
-        case "confirmed":
+        case .confirmed:
             if report.installed {
                 print("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd confirmed it in \(String(format: "%.2f", report.reload.seconds ?? 0))s")
             } else {
                 log.info(report.reload.message ?? "clamd confirmed the live set")
             }
-        case "skipped":
+        case .skipped:
             if report.installed { print("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd not contacted (clamd = \"none\")") }
         default:
             break

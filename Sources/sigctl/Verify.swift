@@ -15,7 +15,7 @@ struct Verify: ParsableCommand {
     func run() throws {
         let log = global.log
         try execute(log) {
-            let checker = try PathVerifier(config: try? global.load(log, showWarnings: false), log: log)
+            let checker = try PathVerifier(context: global.context(log), config: try? global.load(log, showWarnings: false))
             var failed = false
             for path in paths {
                 let result = checker.verify(path)

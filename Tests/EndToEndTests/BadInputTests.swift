@@ -74,7 +74,7 @@ import Testing
         #expect(result.status == 1, "partial: \(result.stderr)")
         #expect(report?.file("gpgfeed", "g.ndb")?.status == .updated)
         #expect(report?.file("sumfeed", "s.ndb")?.status == .rejected)
-        #expect(report?.reload.result == "confirmed")
+        #expect(report?.reload.result == .confirmed)
         #expect(try env.box.clamd.scan(newer.samples["Test.V2-1"]!) == "Test.V2-1.UNOFFICIAL")
         #expect(try env.box.clamd.scan(env.summed.samples["Test.S1-1"]!) == "Test.S1-1.UNOFFICIAL")
     }

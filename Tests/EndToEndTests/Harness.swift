@@ -318,13 +318,14 @@ final class Sandbox {
 
     /// A feed of `files` on this sandbox's mirror under /name/, checked each run.
     func writeFeed(_ name: String, files: [String], integrity: String = "sha256", mirrors: [String]? = nil,
-                   key: TestKey? = nil, interval: String = "0s") throws {
+                   key: TestKey? = nil, interval: String = "0s", extra: String = "") throws {
         let mirrorList = (mirrors ?? [mirror.url(name + "/")]).map { "\"\($0)\"" }.joined(separator: ", ")
         var body = """
         name = "\(name)"
         mirrors = [\(mirrorList)]
         interval = "\(interval)"
         integrity = "\(integrity)"
+        \(extra)
 
         """
         if let key {

@@ -41,7 +41,7 @@ import Testing
         try box.mirror.clearFaults()
         let (result, report) = try box.update()
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(report?.reload.result == "confirmed")
+        #expect(report?.reload.result == .confirmed)
         #expect(try box.clamd.scan(sigs.samples["Test.Kill-1"]!) == "Test.Kill-1.UNOFFICIAL")
         #expect(!FileManager.default.fileExists(atPath: box.dbDir + "/.sigctl-install"))
     }
@@ -73,7 +73,7 @@ import Testing
 
         let (down, report) = try box.update()
         #expect(down.status == 3)
-        #expect(report?.reload.result == "unreachable")
+        #expect(report?.reload.result == .unreachable)
         #expect(FileManager.default.fileExists(atPath: box.dbDir + "/a.ndb"), "the verified set stays installed")
         #expect(try box.state().live?.confirmed == false)
         #expect(try box.sigctl(["status"]).stdout.contains("NOT confirmed"))
@@ -81,7 +81,7 @@ import Testing
         try box.clamd.start()
         let (up, second) = try box.update()
         #expect(up.status == 0, "\(up.stderr)")
-        #expect(second?.reload.result == "confirmed")
+        #expect(second?.reload.result == .confirmed)
         #expect(try box.state().live?.confirmed == true)
         #expect(try box.clamd.scan(sigs.samples["Test.Down-2"]!) == "Test.Down-2.UNOFFICIAL")
     }
@@ -108,7 +108,7 @@ import Testing
 
         let (result, report) = try box.update()
         #expect(result.status == 3)
-        #expect(report?.reload.result == "rolled_back")
+        #expect(report?.reload.result == .rolled_back)
         #expect(result.stderr.contains("did not load the new set"))
         #expect(try box.liveSnapshot().filter { $0.key != canaryFileName } == before, "the previous files are back")
         #expect(try box.state().live?.generation == 1)

@@ -29,12 +29,26 @@ struct RealFeedTests {
         try box.writeFeed("urlhaus", files: ["urlhaus.ndb"], integrity: "sha256")
         try box.writeFeed("rfxn", files: ["rfxn.ndb"], integrity: "sha256")
 
+        // SecuriteInfo's ignore list switches off ClamAV's own signatures: refused until
+        // the admin lets that feed silence others; the feed's other file goes in.
+        let (refused, partial) = try box.update()
+        #expect(refused.status == 1, "\(refused.stderr)")
+        let ign = partial?.file("securiteinfo", "securiteinfo.ign2")
+        #expect(ign?.status == .rejected)
+        #expect(ign?.message?.contains("would silence 192 signature(s) that are not securiteinfo's own") == true, "\(ign?.message ?? "")")
+        #expect(ign?.message?.contains("may_silence = true") == true)
+        #expect(partial?.file("securiteinfo", "spam_marketing.ndb")?.status == .updated)
+        #expect(!FileManager.default.fileExists(atPath: box.dbDir + "/securiteinfo.ign2"))
+        #expect(refused.stderr.split(separator: "\n").filter { $0.contains("securiteinfo") }.count == 1, "one line: \(refused.stderr)")
+
+        try box.writeFeed("securiteinfo", files: ["securiteinfo.ign2", "spam_marketing.ndb"], integrity: "md5", extra: "may_silence = true")
         let (first, report) = try box.update()
         #expect(first.status == 0, "\(first.stderr)")
         let json = try #require(report)
-        #expect(json.reload.result == "confirmed")
-        #expect(json.file("urlhaus", "urlhaus.ndb")?.signatures == 3952)
-        #expect(json.file("securiteinfo", "spam_marketing.ndb")?.signatures == 37626)
+        #expect(json.file("securiteinfo", "securiteinfo.ign2")?.status == .updated, "a changed config makes the feed due at once")
+        #expect(json.reload.result == .confirmed)
+        #expect(partial?.file("urlhaus", "urlhaus.ndb")?.signatures == 3952)
+        #expect(partial?.file("securiteinfo", "spam_marketing.ndb")?.signatures == 37626)
         #expect((json.signatures ?? 0) > 46_000, "libclamav loaded \(json.signatures ?? 0)")
 
         // The feed moves on to a newer snapshot: only that file changes.
@@ -45,7 +59,7 @@ struct RealFeedTests {
         #expect(changed?.file("urlhaus", "urlhaus.ndb")?.signatures == 12396)
         #expect(changed?.file("rfxn", "rfxn.ndb")?.status == .unchanged)
         #expect(changed?.file("sanesecurity", "lott.ndb")?.status == .unchanged)
-        #expect(try box.state().live?.generation == 2)
+        #expect(try box.state().live?.generation == 3)
     }
 
     @Test func clamavsTestMailIsDetectedThroughAnInstalledFeed() throws {

@@ -20,7 +20,7 @@ import Testing
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let json = try #require(report)
         #expect(json.installed)
-        #expect(json.reload.result == "confirmed")
+        #expect(json.reload.result == .confirmed)
         #expect(json.file("signed", "phish.ndb")?.status == .updated)
         #expect(json.file("summed", "scam.ndb")?.status == .updated)
         #expect(json.file("signed", "phish.ndb")?.signatures == 3)

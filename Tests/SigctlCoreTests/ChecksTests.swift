@@ -95,13 +95,18 @@ import Testing
         #expect(queue.take() == nil)
     }
 
-    @Test func canaryLineMatchesOnlyItsBlob() throws {
+    @Test func canaryLineMatchesOnlyItsPayloadAndTheProbeIsAMail() throws {
         let canary = try Canary.make(generation: 7)
         let other = try Canary.make(generation: 7)
         #expect(canary.name != other.name)
-        #expect(canary.blob != other.blob)
+        #expect(canary.payload != other.payload)
         let line = try canary.databaseLine()
-        #expect(line == "\(try ClamAV.hash("md5", canary.blob)):\(canary.blob.count):\(canary.name)\n")
+        #expect(line == "\(try ClamAV.hash("md5", canary.payload)):\(canary.payload.count):\(canary.name)\n")
+        let mail = String(decoding: canary.probe, as: UTF8.self)
+        #expect(mail.hasPrefix("From: "), "libclamav types a buffer as mail by its first header")
+        #expect(mail.contains(canary.payload.base64EncodedString(options: [.lineLength76Characters, .endLineWithLineFeed])))
+        #expect(!canary.probe.contains(canary.payload), "the raw message must not carry the payload undecoded")
+        #expect(try Canary.make(generation: 7, mail: false).probe.count == 512 + "sigctl reload canary, generation 7, 00000000\n".count)
         #expect(canary.matches(canary.name + ".UNOFFICIAL"))
         #expect(!canary.matches(other.name + ".UNOFFICIAL"))
     }

@@ -36,6 +36,8 @@ public struct ClamdConf: Sendable {
     public var databaseDirectory: String?
     public var loadOptions = LoadOptions()
     public var concurrentDatabaseReload = true
+    /// clamd parses mail (ScanMail, default yes); the reload canary is a mail message only then.
+    public var scanMail = true
 
     /// Reads clamd.conf. Unknown directives are ignored: clamd owns that file.
     public static func read(_ path: String) throws -> ClamdConf {
@@ -71,6 +73,7 @@ public struct ClamdConf: Sendable {
             case "DetectPUA": conf.loadOptions.detectPUA = try flag()
             case "OfficialDatabaseOnly": conf.loadOptions.officialDatabaseOnly = try flag()
             case "ConcurrentDatabaseReload": conf.concurrentDatabaseReload = try flag()
+            case "ScanMail": conf.scanMail = try flag()
             default: continue
             }
         }

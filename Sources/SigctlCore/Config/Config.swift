@@ -91,6 +91,10 @@ public struct Feed: Sendable {
     public var gpgFingerprint: String?
     /// This feed's own ham corpus for the false-positive gate (overrides the global one).
     public var hamCorpus: String?
+    /// The admin lets this feed ship allow lists that switch off other feeds' or ClamAV's detections.
+    public var maySilence = false
+    /// The admin lets this feed ship engine configuration (.cfg) and file-type magic (.ftm).
+    public var mayConfigure = false
     public var files: [FeedFile] = []
 
     public var enabledFiles: [FeedFile] { files.filter(\.enabled) }
@@ -253,6 +257,7 @@ public enum ConfigLoader {
 
     static let feedKeys: Set<String> = [
         "name", "kind", "enabled", "mirrors", "interval", "integrity", "gpg_key_url", "gpg_fingerprint", "files", "ham_corpus",
+        "may_silence", "may_configure",
     ]
     static let fileKeys: Set<String> = ["name", "risk", "enabled", "url", "compressed"]
     static let officialKeys: Set<String> = ["name", "kind", "enabled", "mirrors", "interval", "databases", "private_mirror", "dns"]
@@ -303,6 +308,8 @@ public enum ConfigLoader {
         }
         feed.gpgKeyURL = try doc.string("gpg_key_url", in: table)
         feed.hamCorpus = try doc.path("ham_corpus", in: table)
+        if let value = try doc.bool("may_silence", in: table) { feed.maySilence = value }
+        if let value = try doc.bool("may_configure", in: table) { feed.mayConfigure = value }
         if let fingerprint = try doc.string("gpg_fingerprint", in: table) {
             let cleaned = fingerprint.replacingOccurrences(of: " ", with: "").uppercased()
             guard cleaned.count == 40 || cleaned.count == 64, cleaned.allSatisfy(\.isHexDigit) else {

@@ -437,3 +437,10 @@ extension ClamAV {
         try check(cl_cvdunpack(file, directory, false), "cl_cvdunpack")
     }
 }
+
+extension ClamAV {
+    /// `prctl(PR_SET_PDEATHSIG, SIGKILL)`, through the C shim (prctl is variadic).
+    static func setParentDeathSignal() {
+        _ = sigctl_die_with_parent()
+    }
+}

@@ -13,11 +13,11 @@ public struct PathVerifier {
     }
 
     /// Uses clamd.conf's load options when the configuration could be read, else clamd's defaults.
-    public init(config: Configuration?, log: Log, executable: String = SetVerifier.currentExecutable) throws {
+    public init(context: SigctlContext, config: Configuration?) throws {
         let settings = config?.settings
-        verifier = SetVerifier(executable: executable, memoryLimit: settings?.verifyMemoryLimit ?? 4 << 30,
+        verifier = SetVerifier(context: context, memoryLimit: settings?.verifyMemoryLimit ?? 4 << 30,
                                timeout: settings?.verifyTimeout ?? 600, options: config?.clamd.loadOptions ?? LoadOptions())
-        scratch = NSTemporaryDirectory() + "/sigctl-verify-\(getpid())"
+        scratch = try Files.makeTemporaryDirectory(in: NSTemporaryDirectory(), prefix: "sigctl-verify-")
     }
 
     public func verify(_ path: String) -> Result {
@@ -42,7 +42,6 @@ public struct PathVerifier {
                 return result
             }
         }
-        try? Files.makeDirectory(scratch)
         defer { Files.remove(scratch) }
         let report = verifier.verify(directory: path, scratch: scratch)
         result.signatures = report.signatures

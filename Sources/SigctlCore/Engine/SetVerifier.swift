@@ -17,6 +17,8 @@ public struct VerifyReport: Codable, Sendable {
     public var canaryVerdict: String?
     /// Signatures libclamav loads from each of the files asked about, each loaded alone.
     public var fileCounts: [String: Int]? = nil
+    /// The user the child loaded the set as.
+    public var uid: UInt32? = nil
 
     /// One line for the admin: the error plus libclamav's lines that say where.
     public var summary: String {
@@ -32,13 +34,25 @@ public enum VerifyChild {
     /// Loads `directory` exactly as clamd would (`cl_load` with clamd.conf's flags),
     /// compiles the engine, and scans the canary blob if one is given.
     public static func run(directory: String, options: LoadOptions, memoryLimit: Int64,
-                           canaryBlob: String?, canaryName: String?, countFiles: [String] = []) -> VerifyReport {
+                           canaryBlob: String?, canaryName: String?, countFiles: [String] = [],
+                           runAs: (uid: uid_t, gid: gid_t)? = nil, failpoints: Failpoints = Failpoints()) -> VerifyReport {
+        ChildGuard.dieWithParent()
+        if let runAs, geteuid() == 0, runAs.uid != 0 {
+            // Downloads are untrusted input to libclamav's parsers: parse them as the
+            // owner of the database directory (clamav), never as root.
+            guard setgroups(0, nil) == 0, setgid(runAs.gid) == 0, setuid(runAs.uid) == 0, getuid() == runAs.uid else {
+                return VerifyReport(ok: false, stage: "child", signatures: 0,
+                                    error: "cannot drop privileges to uid \(runAs.uid): \(String(cString: strerror(errno)))",
+                                    messages: [], loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
+            }
+        }
         if memoryLimit > 0 {
             var limit = rlimit(rlim_cur: rlim_t(memoryLimit), rlim_max: rlim_t(memoryLimit))
             setrlimit(Int32(RLIMIT_AS.rawValue), &limit)
         }
         var report = VerifyReport(ok: false, stage: "load", signatures: 0, error: nil, messages: [],
                                   loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
+        report.uid = UInt32(getuid())
         do {
             let engine = try ClamEngine()
             let loadStart = Date()
@@ -66,12 +80,13 @@ public enum VerifyChild {
                 return report
             }
             report.compileSeconds = Date().timeIntervalSince(compileStart)
+            try failpoints.reach("verify-child.compiled")
             if let canaryBlob, let canaryName {
                 report.stage = "canary"
                 let verdict = try engine.scanFile(canaryBlob)
                 report.canaryVerdict = verdict
                 guard let verdict, definedName(verdict) == canaryName else {
-                    report.error = "the set loads, but the engine does not detect sigctl's canary (it reported \(verdict ?? "clean"))"
+                    report.error = "the set loads, but the engine does not find sigctl's canary in the attachment of a test mail (it reported \(verdict ?? "clean")); something in the set stops clamd from scanning mail"
                     report.peakRSSKiB = peakRSS()
                     return report
                 }
@@ -102,16 +117,27 @@ public enum VerifyChild {
 /// Runs the verification child and turns whatever happens to it into a report.
 /// A crash, an out-of-memory kill or a time-out is a failed verification, never a crash of sigctl.
 public struct SetVerifier: Sendable {
-    public var executable: String
+    public var context: SigctlContext
     public var memoryLimit: Int64
     public var timeout: Int
     public var options: LoadOptions
+    /// Who the child parses the set as when sigctl runs as root (the database directory's owner).
+    public var runAs: (uid: uid_t, gid: gid_t)?
 
-    public init(executable: String = SetVerifier.currentExecutable, memoryLimit: Int64, timeout: Int, options: LoadOptions) {
-        self.executable = executable
+    public init(context: SigctlContext, memoryLimit: Int64, timeout: Int, options: LoadOptions,
+                runAs: (uid: uid_t, gid: gid_t)? = nil) {
+        self.context = context
         self.memoryLimit = memoryLimit
         self.timeout = timeout
         self.options = options
+        self.runAs = runAs
+    }
+
+    /// The owner of `directory`, when sigctl runs as root and it is not root.
+    public static func unprivilegedOwner(of directory: String) -> (uid: uid_t, gid: gid_t)? {
+        var st = stat()
+        guard geteuid() == 0, stat(directory, &st) == 0, st.st_uid != 0 else { return nil }
+        return (st.st_uid, st.st_gid)
     }
 
     /// The path of the running binary (`/proc/self/exe`).
@@ -124,20 +150,23 @@ public struct SetVerifier: Sendable {
         for name in countFiles { arguments += ["--count", name] }
         let optionsJSON = (try? String(decoding: JSONEncoder().encode(options), as: UTF8.self)) ?? "{}"
         arguments += ["--options", optionsJSON]
+        if let runAs { arguments += ["--run-as", "\(runAs.uid):\(runAs.gid)"] }
         if let canary {
-            let blobPath = scratch + "/canary.bin"
+            let probePath = scratch + "/canary.eml"
             do {
-                try Files.writeAtomically(canary.blob, to: blobPath, mode: 0o600)
+                try Files.makeDirectory(scratch)
+                chmod(scratch, 0o755)
+                try Files.writeAtomically(canary.probe, to: probePath, mode: 0o644)
             } catch {
                 return failure("cannot write the canary sample: \(error)")
             }
-            arguments += ["--canary-blob", blobPath, "--canary-name", canary.name]
+            arguments += ["--canary-blob", probePath, "--canary-name", canary.name]
         }
         let result: ChildResult
         do {
-            result = try Child.run(executable, arguments, timeout: timeout, scratch: scratch)
+            result = try context.runner.run(context.executable, arguments, timeout: timeout, scratch: scratch)
         } catch {
-            return failure("cannot start the verification child \(executable): \(error)")
+            return failure("cannot start the verification child \(context.executable): \(error)")
         }
         if result.timedOut {
             return failure("verification did not finish within \(DurationParser.format(timeout)); raise verify_timeout if this host is slow")
@@ -149,13 +178,14 @@ public struct SetVerifier: Sendable {
             }
             return report
         }
+        let stderr = result.errorTail.isEmpty ? "" : "; its stderr: \(result.errorTail)"
         if result.signalled {
             let signal = result.status
             let hint = signal == SIGKILL || signal == SIGSEGV || signal == SIGABRT
                 ? " (often out of memory: the limit is verify_memory_limit = \(memoryLimit >> 20) MiB)" : ""
-            return failure("libclamav crashed while loading the set (signal \(signal))\(hint)")
+            return failure("the verification child was killed by signal \(signal) while loading the set\(hint)\(stderr)")
         }
-        return failure("the verification child exited with status \(result.status) and no report")
+        return failure("the verification child exited with status \(result.status) and no report\(stderr)")
     }
 
     private func failure(_ message: String) -> VerifyReport {

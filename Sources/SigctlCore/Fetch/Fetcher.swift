@@ -10,6 +10,10 @@ public struct DownloadedFile: Sendable {
     public var sha256: String
     public var size: Int64
     public var signatures: Int
+    /// The md5 the sidecar named (md5 feeds), kept to recognise the file on another mirror.
+    public var md5: String? = nil
+    /// sha256 of the detached GPG signature (gpg feeds), likewise.
+    public var signatureDigest: String? = nil
 }
 
 public enum FetchOutcome: Sendable {
@@ -186,9 +190,15 @@ public final class Fetcher: Sendable {
                 continue
             }
             var request = makeRequest(url, maxBytes: settings.maxFileSize)
-            if !job.force, let previous = job.previous, previous.mirror == mirror {
-                if let etag = previous.etag { request.headers.append("If-None-Match: \(etag)") }
-                if let lastModified = previous.lastModified { request.headers.append("If-Modified-Since: \(lastModified)") }
+            let validators = job.force ? nil : job.previous?.validators(for: mirror)
+            if let validators {
+                if let etag = validators.etag { request.headers.append("If-None-Match: \(etag)") }
+                if let lastModified = validators.lastModified { request.headers.append("If-Modified-Since: \(lastModified)") }
+            } else if !job.force, let previous = job.previous, sidecarShowsInstalled(job, url: url, previous: previous) {
+                // A mirror sigctl has no validators from (failover): the sidecar says whether
+                // the installed file is current, so an unchanged file is not downloaded again.
+                log.info("\(feed.name)/\(file.name): \(host)'s sidecar matches the installed file; not downloading it again")
+                return .unchanged(mirror: mirror)
             }
             let partial = Partial.load(partialDirectory, feed: feed.name, file: file.name, url: url)
             if let partial {
@@ -208,6 +218,10 @@ public final class Fetcher: Sendable {
                 continue
             }
             switch response.status {
+            case 304 where validators == nil:
+                unlink(target)
+                failures.append("\(url): HTTP 304 Not Modified to a request that carried no validators; the mirror is broken")
+                continue
             case 304:
                 unlink(target)
                 Partial.discard(partialDirectory, feed: feed.name, file: file.name)
@@ -297,6 +311,8 @@ public final class Fetcher: Sendable {
             throw Rejection("the download is truncated (\(response.bodyBytes) of \(length) bytes)", hint: "the next run downloads it again")
         }
         var sha256: String? = nil // kept when the integrity check already computed it
+        var md5: String? = nil
+        var signatureDigest: String? = nil
         switch feed.integrity {
         case .none:
             break
@@ -321,7 +337,7 @@ public final class Fetcher: Sendable {
                 throw Rejection("the \(algorithm) sidecar holds no \(algorithm) digest", hint: "the mirror serves a broken sidecar")
             }
             let actual = try ClamAV.hashFile(algorithm, path: path)
-            if algorithm == "sha256" { sha256 = actual }
+            if algorithm == "sha256" { sha256 = actual } else { md5 = actual }
             guard actual == expected else {
                 throw Rejection("bad \(algorithm) checksum (file \(actual), sidecar \(expected))",
                                 hint: "the download is corrupt or the mirror is out of sync; the installed version stays")
@@ -340,6 +356,7 @@ public final class Fetcher: Sendable {
                 throw Rejection("the GPG signature \(url).sig answered HTTP \(sigResponse.status)", hint: "the mirror may be mid-sync")
             }
             try gpg.verify(feed: feed.name, file: path, signature: signaturePath, fingerprint: feed.gpgFingerprint ?? "")
+            signatureDigest = try ClamAV.hashFile("sha256", path: signaturePath)
         }
         if job.file.gzip {
             try ContentChecks.gunzip(path)
@@ -349,7 +366,29 @@ public final class Fetcher: Sendable {
         try ContentChecks.checkCollapse(new: signatures, installed: job.previous?.signatures, force: job.force)
         return DownloadedFile(path: path, etag: response.headers["etag"], lastModified: response.headers["last-modified"],
                               mirror: mirror, sha256: try sha256 ?? ClamAV.hashFile("sha256", path: path),
-                              size: Files.size(path) ?? 0, signatures: signatures)
+                              size: Files.size(path) ?? 0, signatures: signatures, md5: job.file.gzip ? nil : md5,
+                              signatureDigest: job.file.gzip ? nil : signatureDigest)
+    }
+
+    /// True when the feed's sidecar on this mirror names the installed file: its sha256
+    /// or md5 digest, or byte for byte the GPG signature it was installed with.
+    func sidecarShowsInstalled(_ job: FetchJob, url: String, previous: FileState) -> Bool {
+        guard !job.file.gzip else { return false }
+        let suffix: String, expected: String?
+        switch job.feed.integrity {
+        case .sha256: (suffix, expected) = ("sha256", previous.sha256)
+        case .md5: (suffix, expected) = ("md5", previous.md5)
+        case .gpg: (suffix, expected) = ("sig", previous.signatureDigest)
+        case .none: return false
+        }
+        guard let expected else { return false }
+        let path = scratch + "/\(job.feed.name)/\(job.file.name).probe.\(suffix)"
+        defer { unlink(path) }
+        guard let response = try? download(makeRequest(url + "." + suffix, maxBytes: 64 << 10), to: path,
+                                           label: "\(job.feed.name)/\(job.file.name).\(suffix)"),
+              response.status == 200, let data = FileManager.default.contents(atPath: path) else { return false }
+        if suffix == "sig" { return (try? ClamAV.hash("sha256", data)) == expected }
+        return Sidecar.digest(from: data, length: suffix == "md5" ? 32 : 64) == expected
     }
 
     /// Downloads and imports the feed's signing key; returns a problem or nil.

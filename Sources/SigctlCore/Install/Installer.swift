@@ -2,90 +2,107 @@ import Foundation
 
 /// Makes a verified set live in clamd's database directory.
 ///
-/// The switch is a series of `rename(2)` calls inside the database directory,
-/// with nothing else between the first and the last, so clamd sees either the
-/// old files or the new ones for each name, never a partly written file.
-/// Staged copies live in `database_dir/.sigctl-install`, a hidden directory on
-/// the same file system that libclamav does not load (it is not a database
-/// file) and that clamd's AppArmor profile already allows. A journal in the
-/// state directory lets the next run finish an install that was killed half-way.
+/// Only the files whose content changes are written. Each is copied into
+/// `database_dir/.sigctl-install` (a hidden directory on the same file system that
+/// libclamav does not load and clamd's AppArmor profile allows), owned by the
+/// directory's owner, fsynced, and then moved over the old name with `renameat`,
+/// so clamd sees either the old or the new file for each name, never a partly
+/// written one. Everything inside the database directory goes through directory
+/// descriptors with `O_NOFOLLOW`: the clamav user owns that directory and could
+/// plant symlinks.
+///
+/// A journal in the state directory lets the next run finish a switch that was
+/// killed half-way. The journal stays until the caller has recorded the new set
+/// (`commit`), so a run killed after the renames but before its state was saved
+/// is still recognised as an install, not as files edited by hand.
 public struct Installer: Sendable {
     public let databaseDir: String
     public let stateDir: String
+    let failpoints: Failpoints
 
-    public init(databaseDir: String, stateDir: String) {
+    public init(databaseDir: String, stateDir: String, failpoints: Failpoints = .none) {
         self.databaseDir = databaseDir
         self.stateDir = stateDir
+        self.failpoints = failpoints
     }
 
-    var stagingDir: String { databaseDir + "/.sigctl-install" }
+    static let stagingName = ".sigctl-install"
     var journalPath: String { stateDir + "/install-journal.json" }
 
-    struct Journal: Codable, Equatable {
-        var generation: Int
-        var canaryName: String
-        var files: [String]
-        var remove: [String]
-        var signatures: Int
+    /// What one switch does; written before the first rename.
+    public struct Journal: Codable, Equatable, Sendable {
+        public var generation: Int
+        /// Files moved into place.
+        public var install: [String]
+        /// Files removed from the database directory.
+        public var remove: [String]
     }
 
-    /// Installs `files` (name in the database directory → path of the verified copy)
-    /// and removes the sigctl-owned files in `previouslyOwned` that the new set drops.
-    /// Refuses to replace any file sigctl does not own.
-    public func install(files: [String: String], previouslyOwned: Set<String>, generation: Int,
-                        canaryName: String, signatures: Int) throws -> LiveSet {
-        for name in files.keys.sorted() where !previouslyOwned.contains(name) && Files.exists(databaseDir + "/" + name) {
+    /// Installs `files` (name → path of the verified copy) and removes `remove`.
+    /// `owned` are the names sigctl may replace; any other existing name is refused.
+    /// On any error before the switch, nothing in the database directory has changed
+    /// and no staging is left behind.
+    public func install(generation: Int, files: [String: String], remove: [String], owned: Set<String>) throws -> Journal {
+        let database = try DirectoryHandle(databaseDir)
+        for name in files.keys.sorted() where !owned.contains(name) && database.status(name) != nil {
             throw CommandError("\(databaseDir)/\(name) exists and was not installed by sigctl",
                                hint: "sigctl never overwrites files it does not own (freshclam's or yours); remove or rename that file, or drop it from the feed")
         }
-        Files.remove(stagingDir)
-        try Files.makeDirectory(stagingDir, mode: 0o755)
-        var owner = stat()
-        guard stat(databaseDir, &owner) == 0 else { throw SystemError.errno("stat", path: databaseDir) }
-        for (name, source) in files {
-            let staged = stagingDir + "/" + name
-            try Files.linkOrCopy(source, to: staged)
-            if geteuid() == 0 { chown(staged, owner.st_uid, owner.st_gid) }
-            chmod(staged, 0o644)
-        }
-        Files.syncDirectory(stagingDir)
-        let remove = previouslyOwned.subtracting(files.keys).sorted()
-        let journal = Journal(generation: generation, canaryName: canaryName, files: files.keys.sorted(),
-                              remove: remove, signatures: signatures)
-        try Files.writeAtomically(try JSONEncoder.sigctl.encode(journal), to: journalPath)
-        return try finish(journal)
-    }
-
-    /// Moves the staged files into place and removes dropped ones (the switch).
-    private func finish(_ journal: Journal) throws -> LiveSet {
-        for name in journal.files {
-            let staged = stagingDir + "/" + name
-            guard Files.exists(staged) else { continue } // renamed before a crash
-            guard rename(staged, databaseDir + "/" + name) == 0 else {
-                throw SystemError.errno("rename", path: databaseDir + "/" + name)
+        database.removeTree(Self.stagingName)
+        let staging = try database.makeDirectory(Self.stagingName)
+        do {
+            let owner: (uid_t, gid_t)? = geteuid() == 0 ? try database.owner() : nil
+            for (name, source) in files.sorted(by: { $0.key < $1.key }) {
+                try staging.copyIn(from: source, as: name, owner: owner, mode: 0o644)
             }
+            staging.sync()
+            try failpoints.reach("install.staged")
+            let journal = Journal(generation: generation, install: files.keys.sorted(), remove: remove.sorted())
+            try Files.writeAtomically(try JSONEncoder.sigctl.encode(journal), to: journalPath, mode: 0o600)
+            try failpoints.reach("install.journal")
+            try finish(journal, database: database, staging: staging)
+            return journal
+        } catch {
+            // Before the journal exists, nothing was renamed: take the staging away.
+            if !Files.exists(journalPath) { database.removeTree(Self.stagingName) }
+            throw error
         }
-        for name in journal.remove { unlink(databaseDir + "/" + name) }
-        Files.syncDirectory(databaseDir)
-        Files.remove(stagingDir)
-        unlink(journalPath)
-        return LiveSet(generation: journal.generation, canaryName: journal.canaryName, installedAt: Date(),
-                       confirmed: false, confirmedAt: nil, signatures: journal.signatures, owned: journal.files)
     }
 
-    /// Finishes an install a killed run left half-done. Returns the set now live,
-    /// or nil when there was nothing to recover. Leftover staging without a
-    /// journal never reached the database directory and is simply removed.
-    public func recover() throws -> LiveSet? {
+    /// The switch: renames, then removals.
+    private func finish(_ journal: Journal, database: DirectoryHandle, staging: DirectoryHandle?) throws {
+        for name in journal.install {
+            guard let staging, staging.status(name) != nil else { continue } // renamed before a crash
+            try staging.move(name, to: database)
+            try failpoints.reach("install.rename")
+        }
+        for name in journal.remove { try database.removeFile(name) }
+        database.sync()
+        database.removeTree(Self.stagingName)
+        try failpoints.reach("install.renamed")
+    }
+
+    /// The journal of a switch whose new set was not yet recorded, after finishing its
+    /// renames. nil when there is none. Staging without a journal never reached the
+    /// database directory and is removed.
+    public func recover() throws -> Journal? {
+        let database = try DirectoryHandle(databaseDir)
         guard let data = FileManager.default.contents(atPath: journalPath) else {
-            Files.remove(stagingDir)
+            database.removeTree(Self.stagingName)
             return nil
         }
         guard let journal = try? JSONDecoder.sigctl.decode(Journal.self, from: data) else {
             unlink(journalPath)
-            Files.remove(stagingDir)
+            database.removeTree(Self.stagingName)
             return nil
         }
-        return try finish(journal)
+        try finish(journal, database: database, staging: try? database.open(Self.stagingName))
+        return journal
+    }
+
+    /// The new set is recorded in state: the journal has done its work.
+    public func commit() {
+        unlink(journalPath)
+        Files.syncDirectory(stateDir)
     }
 }

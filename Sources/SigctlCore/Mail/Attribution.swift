@@ -20,7 +20,6 @@ public enum FeedAttribution {
             throw CommandError("there is no installed set \(generation)", hint: kept.isEmpty ? "no sets are kept yet" : "kept sets: \(kept)", exit: .usage)
         }
         let owned = Set((try? StateStore(directory: config.settings.stateDir).load())?.live?.owned ?? [])
-        Files.remove(scratch)
         try Files.makeDirectory(scratch)
         for name in Files.list(config.settings.databaseDir) where isDatabaseFile(name) && !owned.contains(name) && manifest.files[name] == nil {
             try Files.linkOrCopy(config.settings.databaseDir + "/" + name, to: scratch + "/" + name)

@@ -78,7 +78,7 @@ public enum SignatureLookup {
 
     public static func explain(_ signature: String, config: Configuration) throws -> Explanation {
         let name = definedName(signature)
-        let scratch = NSTemporaryDirectory() + "/sigctl-explain-\(getpid())"
+        let scratch = try Files.makeTemporaryDirectory(in: NSTemporaryDirectory(), prefix: "sigctl-explain-")
         defer { Files.remove(scratch) }
         let definitions = find(name, in: config.settings.databaseDir, scratch: scratch)
         let state = try StateStore(directory: config.settings.stateDir).load()

@@ -1,23 +1,83 @@
 import Foundation
 
+/// The validators a mirror sent with a file (ETag, Last-Modified). They are only
+/// ever sent back to the mirror they came from.
+public struct Validators: Codable, Sendable, Equatable {
+    public var etag: String?
+    public var lastModified: String?
+    public init(etag: String?, lastModified: String?) {
+        self.etag = etag
+        self.lastModified = lastModified
+    }
+    public var isEmpty: Bool { etag == nil && lastModified == nil }
+}
+
+/// What `stat` said about an installed file. A file whose stamp changed is hashed
+/// again before sigctl trusts it (edited or replaced by hand).
+public struct FileStamp: Codable, Sendable, Equatable {
+    public var inode: UInt64
+    public var size: Int64
+    public var mtime: Int64
+    public var ctime: Int64
+}
+
 /// What sigctl knows about one file of a feed: the validators to send next
 /// time and what is installed.
 public struct FileState: Codable, Sendable {
-    public var etag: String?
-    public var lastModified: String?
-    /// The mirror the validators came from; they are only sent back to it.
-    public var mirror: String?
+    /// Validators per mirror (mirror URL → validators).
+    public var validators: [String: Validators]?
     public var sha256: String?
+    /// The md5 of the installed file, for feeds with md5 sidecars.
+    public var md5: String?
+    /// sha256 of the detached GPG signature the installed file came with.
+    public var signatureDigest: String?
     public var size: Int64?
     /// Signatures counted in the installed version.
     public var signatures: Int?
+    /// The installed file's stamp in the database directory.
+    public var stamp: FileStamp?
     public var lastChange: Date?
     public var lastError: String?
     /// When this error was last printed for cron (repeats are held back for a day).
     public var lastErrorPrinted: Date?
+    /// State files written before validators were kept per mirror.
+    var etag: String?
+    var lastModified: String?
+    var mirror: String?
+
+    public init() {}
+
+    public func validators(for mirror: String) -> Validators? {
+        if let found = validators?[mirror] { return found }
+        if self.mirror == mirror, etag != nil || lastModified != nil { return Validators(etag: etag, lastModified: lastModified) }
+        return nil
+    }
+
+    public mutating func setValidators(_ value: Validators?, for mirror: String) {
+        var all = validators ?? [:]
+        if let legacy = self.mirror, etag != nil || lastModified != nil, all[legacy] == nil {
+            all[legacy] = Validators(etag: etag, lastModified: lastModified)
+        }
+        etag = nil
+        lastModified = nil
+        self.mirror = nil
+        all[mirror] = value.flatMap { $0.isEmpty ? nil : $0 }
+        validators = all.isEmpty ? nil : all
+    }
+
+    /// Forget every mirror's validators (the installed file is not what they describe).
+    public mutating func dropValidators() {
+        validators = nil
+        etag = nil
+        lastModified = nil
+        mirror = nil
+    }
 }
 
 public struct FeedState: Codable, Sendable {
+    /// A digest of the feed's configuration (mirrors, files, integrity) when it was last checked:
+    /// a feed whose configuration changed is due at once.
+    public var configDigest: String?
     public var lastCheck: Date?
     public var lastChange: Date?
     public var lastError: String?
@@ -60,7 +120,7 @@ public struct LiveSet: Codable, Sendable, Equatable {
 }
 
 public struct State: Codable, Sendable {
-    public var version = 1
+    public var version = 2
     public var feeds: [String: FeedState] = [:]
     public var hosts: [String: HostBackoff] = [:]
     public var live: LiveSet?
@@ -80,26 +140,59 @@ public struct State: Codable, Sendable {
     }
 }
 
-/// Reads and writes `state.json` in the state directory, atomically.
+/// Reads and writes `state.json` in the state directory, atomically, mode 0600.
 public struct StateStore: Sendable {
     public let directory: String
     public var path: String { directory + "/state.json" }
 
     public init(directory: String) { self.directory = directory }
 
-    public func load() throws -> State {
-        guard let data = FileManager.default.contents(atPath: path) else { return State() }
+    /// Why `state.json` could not be used.
+    public enum LoadError: Error, CustomStringConvertible {
+        case unreadable(path: String, code: Int32)
+        case damaged(path: String, reason: String)
+        public var description: String {
+            switch self {
+            case .unreadable(let path, let code): return "cannot read \(path): \(String(cString: strerror(code)))"
+            case .damaged(let path, let reason): return "\(path) is damaged (\(reason))"
+            }
+        }
+    }
+
+    /// The state, or an empty one when there is no file yet.
+    public func read() throws(LoadError) -> State {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return State() }
+            throw .unreadable(path: path, code: errno)
+        }
+        close(fd)
+        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path, code: EIO) }
+        if data.isEmpty { throw .damaged(path: path, reason: "the file is empty") }
         do {
             return try JSONDecoder.sigctl.decode(State.self, from: data)
         } catch {
-            throw CommandError("\(path) is damaged (\(error))",
-                               hint: "move it aside; sigctl will rebuild it, re-download each feed once and adopt nothing it does not know it owns",
-                               exit: .failed)
+            throw .damaged(path: path, reason: "not the JSON sigctl wrote: \(String(describing: error).prefix(160))")
+        }
+    }
+
+    /// For read-only commands: the state, or an error that says what to do.
+    public func load() throws -> State {
+        do {
+            return try read()
+        } catch .unreadable(let path, let code) {
+            let hint = code == EACCES
+                ? "it is readable only by the user that runs `sigctl update` (mode 0600); run this command as that user or as root"
+                : "check the state directory \(directory)"
+            throw CommandError("cannot read \(path): \(String(cString: strerror(code)))", hint: hint, exit: .failed)
+        } catch .damaged(let path, let reason) {
+            throw CommandError("\(path) is damaged (\(reason))",
+                               hint: "the next `sigctl update` moves it aside and rebuilds it from the kept sets", exit: .failed)
         }
     }
 
     public func save(_ state: State) throws {
-        try Files.writeAtomically(try JSONEncoder.sigctl.encode(state), to: path, mode: 0o644)
+        try Files.writeAtomically(try JSONEncoder.sigctl.encode(state), to: path, mode: 0o600)
     }
 }
 

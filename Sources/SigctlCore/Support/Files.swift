@@ -82,6 +82,12 @@ public enum Files {
         let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard output >= 0 else { throw SystemError.errno("open", path: destination) }
         defer { close(output) }
+        try copyBytes(from: input, named: source, to: output, named: destination)
+        guard fsync(output) == 0 else { throw SystemError.errno("fsync", path: destination) }
+    }
+
+    /// Copies everything readable from `input` to `output` (both open descriptors).
+    public static func copyBytes(from input: Int32, named source: String, to output: Int32, named destination: String) throws {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
@@ -89,7 +95,7 @@ public enum Files {
                 if errno == EINTR { continue }
                 throw SystemError.errno("read", path: source)
             }
-            if n == 0 { break }
+            if n == 0 { return }
             var offset = 0
             while offset < n {
                 let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + offset, n - offset) }
@@ -100,7 +106,6 @@ public enum Files {
                 offset += w
             }
         }
-        guard fsync(output) == 0 else { throw SystemError.errno("fsync", path: destination) }
     }
 
     /// Names of the entries of a directory, sorted; empty when it does not exist.
@@ -118,5 +123,15 @@ public enum Files {
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+}
+
+extension Files {
+    /// A new directory with an unpredictable name (`mkdtemp`) inside `parent`.
+    public static func makeTemporaryDirectory(in parent: String, prefix: String) throws -> String {
+        try makeDirectory(parent)
+        var template = Array((parent + "/" + prefix + String(repeating: "X", count: 6)).utf8CString) // mkdtemp template
+        guard let made = mkdtemp(&template) else { throw SystemError.errno("mkdtemp", path: parent) }
+        return String(cString: made)
     }
 }

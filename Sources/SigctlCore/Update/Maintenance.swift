@@ -7,110 +7,193 @@ public struct MaintenanceReport: Codable, Sendable {
     public var signatures: Int
     public var reload: ReloadReport
     public var exitCode: Int32
+    /// Official databases a rollback left as they are.
+    public var keptOfficial: [String] = []
+    public var notes: [String] = []
 }
 
-/// `sigctl reload` and `sigctl rollback`: change what clamd runs without fetching anything.
+/// `sigctl reload` and `sigctl rollback`: change what clamd runs without fetching
+/// anything, through the same candidate, gates and activation as an update.
 public struct Maintenance {
+    let context: SigctlContext
     let config: Configuration
-    let log: Log
-    let manager: SetManager
-    let store: StateStore
+    var layout: Layout { Layout(settings: config.settings) }
 
-    public init(config: Configuration, log: Log, executable: String = SetVerifier.currentExecutable) {
+    public init(context: SigctlContext, config: Configuration) {
+        self.context = context
         self.config = config
-        self.log = log
-        self.manager = SetManager(config: config, log: log, executable: executable)
-        self.store = StateStore(directory: config.settings.stateDir)
     }
 
-    /// Verifies the live directory with a new canary, puts that canary in place,
+    /// Verifies the live set with a new canary, puts that canary in place,
     /// then reloads clamd and waits until it reports the canary.
     public func reload() throws -> MaintenanceReport {
         let lock = try RunLock(stateDir: config.settings.stateDir)
         defer { withExtendedLifetime(lock) {} }
-        try manager.prepare()
-        var state = try store.load()
-        try manager.recoverInterruptedInstall(&state, store: store)
-        guard let live = state.live, let manifest = manager.generations.manifest(live.generation) else {
+        let opened = try StateOpener(context: context, config: config).open()
+        let state = opened.state
+        guard let live = state.live else {
             throw CommandError("sigctl has not installed a set yet", hint: "run `sigctl update` first")
         }
-        guard manager.prover != nil else {
+        guard config.clamdAddress != nil else {
             throw CommandError("clamd = \"none\" in sigctl.toml, so there is no clamd to reload", exit: .config)
         }
-        let canary = try Canary.make(generation: live.generation)
-        let candidate = try manager.buildCandidate(label: "reload", replacing: [:], dropping: [], canary: canary)
-        let verified = manager.verify(candidate, canary: canary)
-        Files.remove(candidate)
+        let candidate = Candidate(generation: live.generation, canary: try Canary.make(generation: live.generation, mail: config.clamd.scanMail),
+                                  files: [], drops: [:], replaced: [:])
+        let gates = Gates(context: context, config: config, layout: layout, force: false)
+        let verified = gates.verify(candidate, label: "reload")
         guard verified.ok else {
             throw CommandError("the live set does not load, so sigctl did not ask clamd to reload it: \(verified.summary)",
                                hint: "fix or remove the file libclamav names, or run `sigctl rollback`")
         }
-        let dir = manager.generations.directory(live.generation)
-        _ = try manager.activate(generation: live.generation,
-                                 files: Dictionary(uniqueKeysWithValues: manifest.files.keys.map { ($0, dir + "/" + $0) }),
-                                 canary: canary, signatures: verified.signatures, state: &state, store: store)
-        return finish("reload", generation: live.generation, signatures: verified.signatures, canary: canary, state: &state)
+        var result = GateResult(candidate: candidate)
+        result.verification = verified
+        let activation = try Activator(context: context, config: config, layout: layout)
+            .activate(result, state: state, released: [], reason: "reload")
+        return try finish("reload", activation: activation, state: state, notes: opened.notes)
     }
 
-    /// Restores generation `target` (default: the newest one older than the live set),
-    /// verified as clamd will load it, then reloads and proves it.
+    /// Restores set `target` (default: the newest kept set older than the live one),
+    /// verified as clamd will load it, then reloads and proves it. Official databases
+    /// are left as they are: a rollback never takes ClamAV's own signatures back to
+    /// an older version or away from freshclam.
     public func rollback(to target: Int?) throws -> MaintenanceReport {
         let lock = try RunLock(stateDir: config.settings.stateDir)
         defer { withExtendedLifetime(lock) {} }
-        try manager.prepare()
-        var state = try store.load()
-        try manager.recoverInterruptedInstall(&state, store: store)
-        let available = manager.generations.all()
+        let opened = try StateOpener(context: context, config: config).open()
+        let state = opened.state
+        let available = layout.generations.all()
         let liveID = state.live?.generation
         let chosen: GenerationManifest?
         if let target {
             chosen = available.first { $0.id == target }
             guard chosen != nil else {
-                let ids = available.map { String($0.id) }.joined(separator: ", ")
+                let ids = available.filter(\.status.isKept).map { String($0.id) }.joined(separator: ", ")
                 throw CommandError("there is no installed set \(target) to roll back to",
                                    hint: ids.isEmpty ? "no sets are kept yet" : "kept sets: \(ids) (see `sigctl status`)", exit: .usage)
             }
         } else {
-            chosen = available.first { liveID == nil || $0.id < liveID! }
+            chosen = available.first { $0.status.isKept && (liveID == nil || $0.id < liveID!) }
         }
         guard let manifest = chosen else {
-            throw CommandError("there is no earlier set to roll back to", hint: "sigctl keeps keep_generations = \(config.settings.keepGenerations) sets")
+            throw CommandError("there is no earlier set to roll back to",
+                               hint: "sigctl keeps keep_generations = \(config.settings.keepGenerations) sets that clamd confirmed")
         }
-        let dir = manager.generations.directory(manifest.id)
-        let files = Dictionary(uniqueKeysWithValues: manifest.files.keys.map { ($0, dir + "/" + $0) })
-        let owned = Set(state.live?.owned ?? []).subtracting([canaryFileName])
-        let canary = try Canary.make(generation: manifest.id)
-        let candidate = try manager.buildCandidate(label: "rollback", replacing: files,
-                                                   dropping: owned.subtracting(files.keys), canary: canary)
-        let verified = manager.verify(candidate, canary: canary)
-        Files.remove(candidate)
+        let plan = RollbackPlan.make(target: manifest, state: state, config: config, layout: layout)
+        let candidate = Candidate(generation: manifest.id, canary: try Canary.make(generation: manifest.id, mail: config.clamd.scanMail),
+                                  files: plan.files, drops: plan.drops, replaced: [:])
+        let gates = Gates(context: context, config: config, layout: layout, force: false)
+        let verified = gates.verify(candidate, label: "rollback")
         guard verified.ok else {
             throw CommandError("set \(manifest.id) does not load with the other files in \(config.settings.databaseDir): \(verified.summary)",
                                hint: "nothing was changed; pick another set with --to")
         }
-        _ = try manager.activate(generation: manifest.id, files: files, canary: canary,
-                                 signatures: verified.signatures, state: &state, store: store)
-        // The restored files stay until upstream publishes something new: keep the
-        // validators, but record what is installed now.
-        for (name, file) in manifest.files {
-            var entry = state.feeds[file.feed, default: FeedState()].files[name, default: FileState()]
-            entry.sha256 = file.sha256
-            entry.size = file.size
-            entry.signatures = file.signatures
-            state.feeds[file.feed, default: FeedState()].files[name] = entry
-        }
-        try store.save(state)
-        log.info("restored set \(manifest.id) from \(manifest.created)")
-        return finish("rollback", generation: manifest.id, signatures: verified.signatures, canary: canary, state: &state)
+        var result = GateResult(candidate: candidate)
+        result.verification = verified
+        let activation = try Activator(context: context, config: config, layout: layout)
+            .activate(result, state: state, released: [], reason: "rollback to \(manifest.id)")
+        context.log.info("restored set \(manifest.id) from \(manifest.created)")
+        var report = try finish("rollback", activation: activation, state: state, notes: opened.notes, rolledBack: plan.files)
+        report.keptOfficial = plan.keptOfficial
+        return report
     }
 
-    private func finish(_ action: String, generation: Int, signatures: Int, canary: Canary, state: inout State) -> MaintenanceReport {
-        let outcome = manager.reload(canary, state: &state, store: store)
-        manager.prune(state: state)
-        var reload = ReloadReport(outcome, canary: canary, timeout: config.settings.reloadTimeout,
-                                  unreachableNote: "the set is installed and clamd loads it when it starts")
-        if case .notConfirmed = outcome { reload.message! += "; check clamd's log" }
+    /// Records the activation like an update does, and reports it.
+    private func finish(_ action: String, activation: Activation, state: State, notes: [String],
+                        rolledBack: [StagedFile] = []) throws -> MaintenanceReport {
+        var state = state
+        var history = HistoryChange()
+        let reload: ReloadReport
+        var generation = state.live?.generation ?? 0
+        var signatures = state.live?.signatures ?? 0
+        switch activation {
+        case .installed(var live, let proof, let stamps):
+            if case .confirmed = proof {
+                live.confirmed = true
+                live.confirmedAt = context.clock.now()
+                history.statuses[live.generation] = .confirmed
+            } else if case .skipped = proof {
+                history.statuses[live.generation] = .unproven
+            }
+            // The restored files stay until upstream publishes something new: keep the
+            // validators of the version the mirror has, but record what is installed now.
+            for file in rolledBack {
+                var record = state.feeds[file.feed, default: FeedState()].files[file.name] ?? FileState()
+                record.sha256 = file.sha256
+                record.md5 = file.md5
+                record.signatureDigest = file.signatureDigest
+                record.size = file.size
+                record.signatures = file.signatures
+                state.feeds[file.feed, default: FeedState()].files[file.name] = record
+            }
+            for (name, stamp) in stamps {
+                if let feed = state.record(of: name)?.feed { state.feeds[feed]?.files[name]?.stamp = stamp }
+            }
+            for name in Set(state.live?.owned ?? []).subtracting(live.owned) {
+                if let feed = state.record(of: name)?.feed { state.feeds[feed]?.files[name] = nil }
+            }
+            state.live = live
+            generation = live.generation
+            signatures = live.signatures
+            var report = ReloadReport(proof, canary: live.canaryName, timeout: config.settings.reloadTimeout,
+                                      unreachableNote: "the set is installed and clamd loads it when it starts")
+            if case .notShown = proof { report.message! += "; check clamd's log" }
+            reload = report
+        case .refused(let refused, let verdict, let restoration, _):
+            if case .restored(let back, .confirmed) = restoration {
+                state.live?.confirmed = true
+                history.statuses[back] = .confirmed
+            }
+            reload = ReloadReport(result: .rolled_back, message: "clamd did not show the canary of set \(refused) (\(verdict)); " + Outcome.describe(restoration))
+        case .installFailed(let message):
+            throw CommandError(message, hint: "nothing was changed")
+        case .nothing, .checked:
+            reload = ReloadReport(result: .not_needed)
+        }
+        for (id, status) in history.statuses { try? layout.generations.setStatus(id, status) }
+        try StateStore(directory: layout.stateDir).save(state)
+        Installer(databaseDir: layout.databaseDir, stateDir: layout.stateDir).commit()
+        History(layout: layout, keep: config.settings.keepGenerations).prune(live: state.live?.generation)
         let exit: ExitStatus = reload.failed ? .reloadUnconfirmed : .success
-        return MaintenanceReport(action: action, generation: generation, signatures: signatures, reload: reload, exitCode: exit.rawValue)
+        return MaintenanceReport(action: action, generation: generation, signatures: signatures, reload: reload,
+                                 exitCode: exit.rawValue, notes: notes)
+    }
+}
+
+/// Which files a rollback changes: the target set's files that differ from what is
+/// live, taken from its kept copy; owned files the target does not have go. Official
+/// databases are not touched either way.
+struct RollbackPlan {
+    var files: [StagedFile] = []
+    var drops: [String: String] = [:]
+    var keptOfficial: [String] = []
+
+    static func make(target: GenerationManifest, state: State, config: Configuration, layout: Layout) -> RollbackPlan {
+        var plan = RollbackPlan()
+        let dir = layout.generations.directory(target.id)
+        let owned = Set(state.live?.owned ?? []).subtracting([canaryFileName])
+        func official(_ name: String) -> Bool {
+            Planner.officialFeed(of: name, config: config) != nil
+                || ["main", "daily", "bytecode"].contains { OfficialSettings.fileNames($0).contains(name) }
+        }
+        for (name, file) in target.files.sorted(by: { $0.key < $1.key }) {
+            if official(name) {
+                if state.record(of: name)?.file.sha256 != file.sha256 { plan.keptOfficial.append(name) }
+                continue
+            }
+            guard state.record(of: name)?.file.sha256 != file.sha256 || !owned.contains(name) else { continue }
+            var staged = StagedFile(feed: file.feed, name: name, path: dir + "/" + name, sha256: file.sha256,
+                                    size: file.size, signatures: file.signatures)
+            staged.origin = .repair(generation: target.id)
+            plan.files.append(staged)
+        }
+        for name in owned where target.files[name] == nil {
+            if official(name) {
+                plan.keptOfficial.append(name)
+            } else {
+                plan.drops[name] = state.record(of: name)?.feed ?? "unknown"
+            }
+        }
+        plan.keptOfficial.sort()
+        return plan
     }
 }

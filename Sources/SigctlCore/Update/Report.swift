@@ -2,13 +2,15 @@ import Foundation
 
 public enum ItemStatus: String, Codable, Sendable {
     case updated, unchanged, not_due, failed, rejected, removed
+    /// An official database sigctl stopped managing: left in place for freshclam.
+    case handed_back
 
     /// Precedence when summing up a feed: the worst file decides.
     var weight: Int {
         switch self {
         case .failed: return 5
         case .rejected: return 4
-        case .updated, .removed: return 3
+        case .updated, .removed, .handed_back: return 3
         case .unchanged: return 2
         case .not_due: return 1
         }
@@ -26,6 +28,13 @@ public struct FileReport: Codable, Sendable {
     public var size: Int64?
     public var mirror: String?
     public var message: String?
+}
+
+/// One problem of a feed: files that failed or were rejected for the same cause.
+public struct ProblemReport: Codable, Sendable, Equatable {
+    public var status: ItemStatus
+    public var files: [String]
+    public var message: String
     /// The same problem was already printed in the last day: unattended runs keep quiet about it.
     public var repeated: Bool? = nil
 }
@@ -35,6 +44,8 @@ public struct FeedReport: Codable, Sendable {
     public var status: ItemStatus
     public var message: String?
     public var files: [FileReport]
+    /// Failed and rejected files grouped by cause: one entry per cause, not one per file.
+    public var problems: [ProblemReport] = []
 }
 
 /// What an update changes on the detect corpus, per feed.
@@ -44,38 +55,43 @@ public struct CorpusDelta: Codable, Sendable, Equatable {
     public init() {}
 }
 
+/// What happened to the reload, with stable raw values in JSON.
+public enum ReloadResult: String, Codable, Sendable {
+    case confirmed, unreachable, not_confirmed, rolled_back, skipped, not_needed
+    /// clamd did not confirm: exit status 3.
+    public var failed: Bool { self == .unreachable || self == .not_confirmed || self == .rolled_back }
+}
+
 public struct ReloadReport: Codable, Sendable {
-    /// confirmed | unreachable | not_confirmed | rolled_back | skipped | not_needed
-    public var result: String
+    public var result: ReloadResult
     public var seconds: Double?
     public var canary: String?
     public var message: String?
 
-    public init(result: String, seconds: Double? = nil, canary: String? = nil, message: String? = nil) {
+    public init(result: ReloadResult, seconds: Double? = nil, canary: String? = nil, message: String? = nil) {
         self.result = result
         self.seconds = seconds
         self.canary = canary
         self.message = message
     }
 
-    /// The report of a reload attempt. `unreachableNote` says what becomes of the
-    /// installed set when clamd cannot be reached.
-    public init(_ outcome: ReloadOutcome, canary: Canary, timeout: Int, unreachableNote: String) {
-        switch outcome {
+    /// The report of a proof. `unreachableNote` says what becomes of the installed set
+    /// when clamd cannot be reached.
+    public init(_ proof: Proof, canary: String?, timeout: Int, unreachableNote: String) {
+        switch proof {
         case .confirmed(let seconds):
-            self.init(result: "confirmed", seconds: seconds, canary: canary.name)
+            self.init(result: .confirmed, seconds: seconds, canary: canary)
         case .skipped:
-            self.init(result: "skipped", canary: canary.name, message: "clamd = \"none\": no reload sent")
+            self.init(result: .skipped, canary: canary, message: "clamd = \"none\": no reload sent")
         case .unreachable(let message):
-            self.init(result: "unreachable", canary: canary.name, message: "\(message); \(unreachableNote)")
-        case .notConfirmed(let last):
-            self.init(result: "not_confirmed", canary: canary.name,
+            self.init(result: .unreachable, canary: canary, message: "\(message); \(unreachableNote)")
+        case .notShown(let last):
+            self.init(result: .not_confirmed, canary: canary,
                       message: "clamd answered but did not show the new canary within \(timeout)s (\(last))")
         }
     }
 
-    /// clamd did not confirm: exit status 3.
-    public var failed: Bool { ["unreachable", "not_confirmed", "rolled_back"].contains(result) }
+    public var failed: Bool { result.failed }
 }
 
 /// Everything one `sigctl update` did; `--json` prints it as is.
@@ -84,7 +100,7 @@ public struct UpdateReport: Codable, Sendable {
     public var installed = false
     public var generation: Int?
     public var signatures: Int?
-    public var reload = ReloadReport(result: "not_needed")
+    public var reload = ReloadReport(result: .not_needed)
     public var exitCode: Int32 = 0
     /// Seconds spent in each phase: fetch (wall time, checks included), check (integrity and
     /// content checks summed over the fetch threads), verify, install, reload (until confirmed).
@@ -95,6 +111,8 @@ public struct UpdateReport: Codable, Sendable {
     /// Problems found while reading the configuration (unknown keys and the like).
     public var configWarnings: [String] = []
     public var errors: [String] = []
+    /// Repairs made on the way (a state file rebuilt, an install finished, a hand-edited file restored).
+    public var notes: [String] = []
 
     public init() {}
 }

@@ -63,19 +63,22 @@ public struct StatusReport: Codable, Sendable {
     public var warnings: [String]
 
     /// Reads state (no lock: status is read-only) and asks clamd whether it serves the live canary.
-    public static func gather(config: Configuration, log: Log) throws -> StatusReport {
-        let store = StateStore(directory: config.settings.stateDir)
-        let state = try store.load()
-        let manager = SetManager(config: config, log: log)
+    public static func gather(context: SigctlContext, config: Configuration) throws -> StatusReport {
+        let layout = Layout(settings: config.settings)
+        let state = try StateStore(directory: config.settings.stateDir).load()
+        var warnings: [String] = []
+        if !config.clamd.concurrentDatabaseReload {
+            warnings.append("\(config.clamd.path) has ConcurrentDatabaseReload no: clamd stops scanning while it reloads, and a reload that fails leaves it with no engine; set it to yes")
+        }
         var report = StatusReport(databaseDir: config.settings.databaseDir, stateDir: config.settings.stateDir,
                                   clamd: config.clamdAddress.map { "\($0)" } ?? "none", live: nil,
-                                  generations: manager.generations.all().map(\.id), feeds: [],
+                                  generations: layout.generations.all().filter(\.status.isKept).map(\.id), feeds: [],
                                   lastRun: state.lastRun, lastResult: state.lastResult, allowed: state.allowed ?? [:],
-                                  warnings: manager.clamdWarnings())
-        if let address = config.clamdAddress {
-            let client = ClamdClient(address: address, timeout: 10)
+                                  warnings: warnings)
+        let clamd = config.clamdAddress.map { context.clamd($0) }
+        if let clamd {
             do {
-                report.clamdVersion = try client.version()
+                report.clamdVersion = try clamd.version(deadline: context.clock.now().addingTimeInterval(10))
             } catch {
                 report.clamdError = "\(error)"
             }
@@ -83,12 +86,13 @@ public struct StatusReport: Codable, Sendable {
         if let live = state.live {
             var entry = StatusLive(generation: live.generation, installedAt: live.installedAt, signatures: live.signatures,
                                    confirmed: live.confirmed, confirmedAt: live.confirmedAt, canary: live.canaryName)
-            if report.clamdVersion != nil, let prover = manager.prover, let canary = manager.liveCanary(live) {
-                entry.clamdServesItNow = try? prover.serves(canary)
+            if report.clamdVersion != nil, let clamd,
+               let canary = Canary.read(name: live.canaryName, payloadPath: layout.canaryPayload(live.generation), mail: config.clamd.scanMail) {
+                entry.clamdServesItNow = try? ReloadProver(clamd: clamd, clock: context.clock, timeout: 10).serves(canary)
             }
             report.live = entry
         }
-        let now = Date()
+        let now = context.clock.now()
         for feed in config.feeds {
             let feedState = state.feeds[feed.name]
             let backoff = Set(feed.mirrors.map(Fetcher.host(of:))).sorted().compactMap { host in

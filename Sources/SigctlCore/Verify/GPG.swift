@@ -16,9 +16,7 @@ public struct GPGVerifier: Sendable {
     /// Imports a downloaded key into the feed's keyring, if and only if it holds
     /// a key with `fingerprint`. Only that key is kept.
     public func importKey(feed: String, keyFile: String, fingerprint: String) throws {
-        let home = keyDirectory + "/.import-\(feed)-\(getpid())"
-        Files.remove(home)
-        try Files.makeDirectory(home, mode: 0o700)
+        let home = try Files.makeTemporaryDirectory(in: keyDirectory, prefix: ".import-\(feed)-")
         defer { Files.remove(home) }
         let base = ["--homedir", home, "--batch", "--no-tty", "--quiet", "--no-autostart", "--no-options"]
         let imported = try Self.run("/usr/bin/gpg", base + ["--import", keyFile])

@@ -10,15 +10,15 @@ final class CorpusGate {
     typealias Hits = [String: [String: String]]
 
     let config: Configuration
-    let manager: SetManager
+    let directories: CandidateDirectory
     let canary: Canary
     private var live: MailTester?
     private var candidate: (files: [String], tester: MailTester)?
     private var scans: [String: Hits] = [:]
 
-    init(config: Configuration, manager: SetManager, canary: Canary) {
+    init(config: Configuration, directories: CandidateDirectory, canary: Canary) {
         self.config = config
-        self.manager = manager
+        self.directories = directories
         self.canary = canary
     }
 
@@ -35,12 +35,12 @@ final class CorpusGate {
         return hits
     }
 
-    /// What the live set with `replacing` installed and `dropping` removed detects in `corpus`.
-    func candidateHits(_ corpus: String, replacing: [String: String], dropping: Set<String>) throws -> Hits {
-        let key = replacing.keys.sorted() + ["-"] + dropping.sorted()
+    /// What the live set with `replacing` installed and `removing` removed detects in `corpus`.
+    func candidateHits(_ corpus: String, replacing: [String: String], removing: Set<String>) throws -> Hits {
+        let key = replacing.keys.sorted() + ["-"] + removing.sorted()
         if candidate?.files != key {
-            let directory = try manager.buildCandidate(label: "corpus", replacing: replacing, dropping: dropping,
-                                                       canary: canary, complete: true)
+            let directory = try directories.build(label: "corpus", replacing: replacing, removing: removing,
+                                                  canary: canary, complete: true)
             defer { Files.remove(directory) }
             candidate = (key, try MailTester(directory: directory, options: config.clamd.loadOptions, feedOfFile: [:]))
             scans = scans.filter { $0.key.hasPrefix("live\t") }

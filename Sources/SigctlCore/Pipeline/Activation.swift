@@ -1,0 +1,207 @@
+import Foundation
+
+/// What clamd said about a set.
+public enum Proof: Sendable, Equatable {
+    /// clamd reported the set's canary.
+    case confirmed(seconds: Double)
+    /// clamd could not be reached, or never answered: the set stays, unconfirmed.
+    case unreachable(String)
+    /// clamd answered but never reported the canary: it did not load the set.
+    case notShown(String)
+    /// clamd = "none".
+    case skipped
+}
+
+/// What became of the previous set after clamd refused a new one.
+public enum Restoration: Sendable, Equatable {
+    case restored(generation: Int, proof: Proof)
+    /// There was no earlier set: sigctl's files were taken out again.
+    case removed
+    case failed(String)
+}
+
+/// The one value the activation stage returns. The report, the new state, the
+/// history and the exit status are all derived from it.
+public enum Activation: Sendable {
+    /// Nothing to install, and no set waiting for clamd's proof.
+    case nothing
+    /// The candidate is live; `proof` says whether clamd showed it.
+    case installed(LiveSet, Proof, stamps: [String: FileStamp])
+    /// clamd did not load the candidate; the previous set is back (or not).
+    case refused(generation: Int, lastVerdict: String, restoration: Restoration, stamps: [String: FileStamp])
+    /// Writing the set failed before the switch (a full disk): the live set is untouched.
+    case installFailed(String)
+    /// Nothing new; the live set, installed earlier while clamd was away, was checked again.
+    case checked(LiveSet, Proof)
+
+    /// The set live after this run, when it changed.
+    public var live: LiveSet? {
+        switch self {
+        case .installed(let live, _, _), .checked(let live, _): return live
+        default: return nil
+        }
+    }
+}
+
+/// Installs a verified candidate, reloads clamd and proves it, and puts the previous
+/// set back when clamd does not load the new one.
+struct Activator {
+    let context: SigctlContext
+    let config: Configuration
+    let layout: Layout
+
+    var installer: Installer { Installer(databaseDir: layout.databaseDir, stateDir: layout.stateDir, failpoints: context.failpoints) }
+
+    var prover: ReloadProver? {
+        config.clamdAddress.map {
+            ReloadProver(clamd: context.clamd($0), clock: context.clock, timeout: Double(config.settings.reloadTimeout),
+                         failpoints: context.failpoints)
+        }
+    }
+
+    /// The files of the new set and where its kept copy takes each from.
+    func manifestFiles(_ candidate: Candidate, state: State, released: Set<String>)
+        -> (files: [String: GenerationFile], sources: [String: GenerationSource]) {
+        var files: [String: GenerationFile] = [:]
+        var sources: [String: GenerationSource] = [:]
+        let liveDir = state.live.map { layout.generations.directory($0.generation) }
+        let changing = Set(candidate.files.map(\.name))
+        for name in state.live?.owned ?? [] where name != canaryFileName && !candidate.removing.contains(name)
+            && !released.contains(name) && !changing.contains(name) {
+            guard let (feed, record) = state.record(of: name), let sha256 = record.sha256 else { continue }
+            files[name] = GenerationFile(feed: feed, sha256: sha256, size: record.size ?? 0, signatures: record.signatures ?? 0)
+            if let liveDir, Files.exists(liveDir + "/" + name) {
+                sources[name] = .link(liveDir + "/" + name)
+            } else {
+                sources[name] = .copy(layout.live(name))
+            }
+        }
+        for file in candidate.files {
+            files[file.name] = GenerationFile(feed: file.feed, sha256: file.sha256, size: file.size, signatures: file.signatures)
+            sources[file.name] = .link(file.path)
+        }
+        return (files, sources)
+    }
+
+    /// Makes `gates.candidate` live. `released` are owned files handed back this run.
+    /// A set that existed before (a rollback target, the live set on reload) is rebuilt
+    /// in place and is not deleted when clamd refuses it; nor is the previous set restored
+    /// when it is the same set (reload).
+    func activate(_ gates: GateResult, state: State, released: Set<String>, reason: String) throws -> Activation {
+        let candidate = gates.candidate
+        let generation = candidate.generation
+        let (files, sources) = manifestFiles(candidate, state: state, released: released)
+        let existed = layout.generations.manifest(generation) != nil
+        let manifest = GenerationManifest(id: generation, created: context.clock.now(), reason: reason, files: files,
+                                          loadedSignatures: gates.verification?.signatures ?? 0, status: .pending,
+                                          canaryName: candidate.canary.name)
+        do {
+            try layout.generations.create(manifest, sources: sources)
+            try context.reach("update.generation")
+        } catch {
+            if !existed { layout.generations.remove(generation) }
+            return .installFailed("cannot keep set \(generation) in \(layout.generations.root): \(error)")
+        }
+        var install = candidate.replacing
+        let canaryPath = layout.staging + "/" + canaryFileName
+        do {
+            try candidate.canary.write(databaseTo: canaryPath, payloadTo: layout.canaryPayload(generation))
+        } catch {
+            if !existed { layout.generations.remove(generation) }
+            return .installFailed("cannot write the canary: \(error)")
+        }
+        install[canaryFileName] = canaryPath
+        let previouslyOwned = Set(state.live?.owned ?? [])
+        let adopting = Set(candidate.files.filter(\.adopting).map(\.name))
+        let mayReplace = previouslyOwned.union(adopting).union(candidate.replaced.keys)
+            .union(Files.exists(layout.live(canaryFileName)) ? [canaryFileName] : [])
+        let remove = candidate.removing.filter { mayReplace.contains($0) }
+        do {
+            _ = try installer.install(generation: generation, files: install, remove: remove.sorted(), owned: mayReplace)
+        } catch {
+            if !existed {
+                layout.generations.remove(generation)
+                unlink(layout.canaryPayload(generation))
+            }
+            return .installFailed("installing set \(generation) into \(layout.databaseDir) failed: \(error); the live set is unchanged")
+        }
+        let owned = Set(files.keys).union([canaryFileName]).sorted()
+        let live = LiveSet(generation: generation, canaryName: candidate.canary.name, installedAt: context.clock.now(),
+                           confirmed: false, confirmedAt: nil, signatures: gates.verification?.signatures ?? 0, owned: owned)
+        let stamps = Self.stamps(install.keys, layout: layout)
+        try context.reach("update.installed")
+        let proof = try prove(candidate.canary)
+        if case .notShown(let verdict) = proof, state.live?.generation != generation {
+            let restoration = restore(state.live, refused: live)
+            if !existed {
+                layout.generations.remove(generation)
+                unlink(layout.canaryPayload(generation))
+            }
+            return .refused(generation: generation, lastVerdict: verdict, restoration: restoration,
+                            stamps: Self.stamps(Set(state.live?.owned ?? []), layout: layout))
+        }
+        return .installed(live, proof, stamps: stamps)
+    }
+
+    /// RELOAD and wait for `canary`.
+    func prove(_ canary: Canary) throws -> Proof {
+        guard let prover else { return .skipped }
+        switch try prover.reloadAndProve(canary, log: context.log) {
+        case .confirmed(let seconds): return .confirmed(seconds: seconds)
+        case .unreachable(let reason): return .unreachable(reason)
+        case .notConfirmed(let verdict): return .notShown(verdict)
+        case .skipped: return .skipped
+        }
+    }
+
+    /// Nothing changed, but the live set was installed while clamd was away: check it now.
+    func check(_ live: LiveSet) throws -> Activation {
+        guard let prover else { return .checked(live, .skipped) }
+        guard let canary = Canary.read(name: live.canaryName, payloadPath: layout.canaryPayload(live.generation),
+                                       mail: config.clamd.scanMail) else {
+            return .checked(live, .unreachable("the canary of set \(live.generation) is missing, so clamd cannot be asked; run `sigctl reload`"))
+        }
+        // clamd may already run it (it loaded the set when it started); else reload.
+        let start = context.clock.now()
+        if (try? prover.serves(canary)) == true {
+            return .checked(live, .confirmed(seconds: context.clock.now().timeIntervalSince(start)))
+        }
+        return .checked(live, try prove(canary))
+    }
+
+    /// Puts `previous` back after clamd refused `refused`: its changed files from its kept
+    /// set, its canary, then RELOAD and proof.
+    func restore(_ previous: LiveSet?, refused: LiveSet) -> Restoration {
+        do {
+            guard let previous else {
+                // There was no earlier set: take sigctl's files out again.
+                _ = try installer.install(generation: 0, files: [:], remove: refused.owned, owned: Set(refused.owned))
+                if let prover { _ = try? prover.clamd.reload(deadline: context.clock.now().addingTimeInterval(10)) }
+                return .removed
+            }
+            guard let manifest = layout.generations.manifest(previous.generation),
+                  let canary = Canary.read(name: previous.canaryName, payloadPath: layout.canaryPayload(previous.generation),
+                                           mail: config.clamd.scanMail) else {
+                return .failed("set \(previous.generation) is no longer kept (deleted by hand?), so it cannot be restored; the refused set stays in place: run `sigctl rollback --to N` with a kept set")
+            }
+            let dir = layout.generations.directory(previous.generation)
+            var install: [String: String] = [:]
+            for (name, _) in manifest.files where previous.owned.contains(name) { install[name] = dir + "/" + name }
+            let canaryPath = layout.staging + "/" + canaryFileName + ".restore"
+            try Files.writeAtomically(Data(try canary.databaseLine().utf8), to: canaryPath)
+            install[canaryFileName] = canaryPath
+            let remove = Set(refused.owned).subtracting(previous.owned)
+            _ = try installer.install(generation: previous.generation, files: install, remove: remove.sorted(),
+                                      owned: Set(refused.owned).union(previous.owned))
+            return .restored(generation: previous.generation, proof: try prove(canary))
+        } catch {
+            return .failed("restoring the previous set failed: \(error)")
+        }
+    }
+
+    static func stamps(_ names: some Sequence<String>, layout: Layout) -> [String: FileStamp] {
+        var stamps: [String: FileStamp] = [:]
+        for name in names { stamps[name] = FileStamp.read(layout.live(name)) }
+        return stamps
+    }
+}

@@ -1,0 +1,240 @@
+import Foundation
+
+/// What the gates made of a candidate.
+public struct GateResult: Sendable {
+    /// The candidate that passed: the rejected feeds' files taken out.
+    public var candidate: Candidate
+    /// The verification of exactly that candidate (nil when nothing was left to verify).
+    public var verification: VerifyReport?
+    /// Feeds whose new files were refused, with the reason (one per feed).
+    public var rejected: [String: String] = [:]
+    /// Single files refused by the silencing policy (name → reason); the feed's other files go on.
+    public var rejectedFiles: [String: String] = [:]
+    public var warnings: [String] = []
+    public var detectCorpus: [String: CorpusDelta]?
+    /// Signatures libclamav loaded from each new file.
+    public var loaded: [String: Int] = [:]
+    public var seconds = 0.0
+
+    /// Something is left to install, and it loads.
+    public var installable: Bool { !candidate.isEmpty && verification?.ok == true }
+}
+
+/// The checks a candidate set passes before it may go live: the silencing policy,
+/// load + compile + canary in the verification child (blaming the feed that breaks
+/// the set), the false-positive gate, the detect-corpus delta and the count check.
+struct Gates {
+    let context: SigctlContext
+    let config: Configuration
+    let layout: Layout
+    let force: Bool
+
+    var verifier: SetVerifier {
+        SetVerifier(context: context, memoryLimit: config.settings.verifyMemoryLimit, timeout: config.settings.verifyTimeout,
+                    options: config.clamd.loadOptions, runAs: SetVerifier.unprivilegedOwner(of: layout.databaseDir))
+    }
+    var directories: CandidateDirectory { CandidateDirectory(layout: layout, scope: config.settings.verifyScope) }
+
+    func run(_ candidate: Candidate, state: State) throws -> GateResult {
+        let start = context.clock.now()
+        defer { _ = start }
+        var result = GateResult(candidate: candidate)
+        result.rejectedFiles = policy(candidate, state: state)
+        var current = candidate
+        current.files.removeAll { result.rejectedFiles[$0.name] != nil }
+        guard !current.isEmpty else {
+            result.candidate = current
+            result.seconds = context.clock.now().timeIntervalSince(start)
+            return result
+        }
+        var verified = verify(current, label: "all")
+        if !verified.ok {
+            let blamed = blame(current, failure: verified)
+            result.rejected.merge(blamed) { a, _ in a }
+            (current, verified) = reverify(current.without(feeds: Set(blamed.keys)), label: "rest",
+                                           reason: "the remaining set does not load either", into: &result)
+        }
+        if current.isEmpty || !verified.ok {
+            result.candidate = current
+            result.verification = current.isEmpty ? nil : verified
+            result.seconds = context.clock.now().timeIntervalSince(start)
+            return result
+        }
+        // The false-positive gate: ham the candidate detects and the live set does not.
+        let corpora = CorpusGate(config: config, directories: directories, canary: current.canary)
+        let gated = try hamGate(current, corpora: corpora)
+        if !gated.rejected.isEmpty {
+            result.rejected.merge(gated.rejected) { a, _ in a }
+            (current, verified) = reverify(current.without(feeds: Set(gated.rejected.keys)), label: "after-gate",
+                                           reason: "the set without the gated feeds does not load", into: &result)
+        }
+        result.warnings += gated.warnings
+        if !current.isEmpty && verified.ok {
+            let (deltas, warnings) = try detectDelta(current, corpora: corpora)
+            result.detectCorpus = deltas
+            result.warnings += warnings
+            result.loaded = verified.fileCounts ?? [:]
+            result.warnings += countWarnings(current, loaded: result.loaded)
+        }
+        result.candidate = current
+        result.verification = current.isEmpty ? nil : verified
+        result.seconds = context.clock.now().timeIntervalSince(start)
+        return result
+    }
+
+    /// Verifies what is left after some feeds were taken out; if that fails too, every
+    /// remaining feed is rejected with `reason` and nothing is left.
+    func reverify(_ candidate: Candidate, label: String, reason: String, into result: inout GateResult) -> (Candidate, VerifyReport) {
+        guard !candidate.isEmpty else { return (candidate, VerifyReport(ok: true, stage: "none", signatures: 0, error: nil, messages: [],
+                                                                        loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)) }
+        let verified = verify(candidate, label: label)
+        guard !verified.ok else { return (candidate, verified) }
+        let feeds = Set(candidate.files.map(\.feed))
+        for feed in feeds { result.rejected[feed] = "\(reason): \(verified.summary)" }
+        return (candidate.without(feeds: feeds), verified)
+    }
+
+    /// The silencing policy (file → reason), with the files each feed and the local admin have in the set.
+    func policy(_ candidate: Candidate, state: State) -> [String: String] {
+        let staged = candidate.files.filter { $0.origin == .download }
+        guard staged.contains(where: { SilencingPolicy.kind(of: $0.name) != .signatures }) else { return [:] }
+        var own: [String: [String]] = [:]
+        var others: [String: [String]] = [:]
+        let replacing = candidate.replacing
+        for name in Files.list(layout.databaseDir) where isDatabaseFile(name) && name != canaryFileName && replacing[name] == nil {
+            let owner = state.live?.owned.contains(name) == true ? state.record(of: name)?.feed ?? "sigctl" : "a local file"
+            own[owner, default: []].append(layout.live(name))
+        }
+        for file in candidate.files { own[file.feed, default: []].append(file.path) }
+        for (feed, paths) in own {
+            others[feed] = paths
+        }
+        var rejected: [String: String] = [:]
+        for feed in Set(staged.map(\.feed)) {
+            var rest = others
+            rest[feed] = nil
+            let found = SilencingPolicy.check(staged.filter { $0.feed == feed }, config: config,
+                                              ownFiles: [feed: own[feed] ?? []], others: rest)
+            rejected.merge(found) { a, _ in a }
+        }
+        return rejected
+    }
+
+    func verify(_ candidate: Candidate, label: String) -> VerifyReport {
+        do {
+            let dir = try directories.build(label: label, replacing: candidate.replacing, removing: candidate.removing,
+                                            canary: candidate.canary)
+            defer { Files.remove(dir) }
+            let report = verifier.verify(directory: dir, canary: candidate.canary, countFiles: candidate.files.map(\.name),
+                                         scratch: dir + ".scratch")
+            Files.remove(dir + ".scratch")
+            context.log.debug("verified \(label): ok=\(report.ok) signatures=\(report.signatures) load=\(report.loadSeconds)s compile=\(report.compileSeconds)s rss=\(report.peakRSSKiB)KiB uid=\(report.uid.map(String.init) ?? "?")")
+            return report
+        } catch {
+            return VerifyReport(ok: false, stage: "child", signatures: 0, error: "cannot build the candidate set: \(error)",
+                                messages: [], loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
+        }
+    }
+
+    /// Finds the feeds whose new files break the set: each feed's files are tried alone
+    /// on top of the live set. If the live set fails on its own, or no single feed fails,
+    /// every feed with new files is blamed with the reason.
+    func blame(_ candidate: Candidate, failure: VerifyReport) -> [String: String] {
+        let feeds = Array(Set(candidate.files.map(\.feed)).union(candidate.replaced.values)).sorted()
+        var empty = candidate
+        empty.files = []
+        empty.replaced = [:]
+        empty.drops = [:]
+        let live = verify(empty, label: "live")
+        if !live.ok {
+            let reason = "the live set itself no longer loads, so nothing can be added to it: \(live.summary); fix or remove the file libclamav names"
+            return Dictionary(uniqueKeysWithValues: feeds.map { ($0, reason) })
+        }
+        if feeds.count == 1 { return [feeds[0]: failure.summary] }
+        var blamed: [String: String] = [:]
+        for feed in feeds {
+            let alone = candidate.without(feeds: Set(feeds).subtracting([feed]))
+            var only = alone
+            only.drops = [:]
+            let report = verify(only, label: "feed")
+            if !report.ok { blamed[feed] = report.summary }
+        }
+        if blamed.isEmpty {
+            let reason = "the new files of \(feeds.joined(separator: ", ")) load alone but not together: \(failure.summary)"
+            return Dictionary(uniqueKeysWithValues: feeds.map { ($0, reason) })
+        }
+        return blamed
+    }
+
+    /// The ham corpus that gates `feed`'s updates: its own, else the global one.
+    func hamCorpus(for feed: String) -> String? {
+        config.feed(named: feed)?.hamCorpus ?? config.settings.hamCorpus
+    }
+
+    /// Feeds whose new files make ham detected that the live set lets through, naming messages and signatures.
+    func hamGate(_ candidate: Candidate, corpora gate: CorpusGate) throws -> (rejected: [String: String], warnings: [String]) {
+        var corpora: [String: Set<String>] = [:]
+        for feed in Set(candidate.files.filter { $0.origin == .download }.map(\.feed)) {
+            if let corpus = hamCorpus(for: feed) { corpora[corpus, default: []].insert(feed) }
+        }
+        var rejected: [String: String] = [:]
+        var warnings: [String] = []
+        guard !corpora.isEmpty else { return ([:], []) }
+        let fileToFeed = Dictionary(candidate.files.map { ($0.name, $0.feed) }, uniquingKeysWith: { a, _ in a })
+        for (corpus, feeds) in corpora.sorted(by: { $0.key < $1.key }) {
+            guard Files.exists(corpus) else {
+                warnings.append("ham_corpus \(corpus) does not exist; the false-positive gate did not run for \(feeds.sorted().joined(separator: ", "))")
+                continue
+            }
+            let hits = CorpusGate.newHits(live: try gate.liveHits(corpus),
+                                          candidate: try gate.candidateHits(corpus, replacing: candidate.replacing, removing: candidate.removing))
+            var byFeed: [String: [String]] = [:]
+            for (message, signatures) in hits {
+                for (signature, file) in signatures {
+                    if let feed = fileToFeed[file], feeds.contains(feed) { byFeed[feed, default: []].append("\(message) (\(signature))") }
+                }
+            }
+            for (feed, items) in byFeed.sorted(by: { $0.key < $1.key }) {
+                let list = items.sorted()
+                let shown = list.prefix(5).joined(separator: ", ") + (list.count > 5 ? " and \(list.count - 5) more" : "")
+                if force {
+                    warnings.append("\(feed): the update makes \(list.count) ham message(s) in \(corpus) detected (accepted with --force): \(shown)")
+                } else {
+                    rejected[feed] = "false-positive gate: the update makes \(list.count) ham message(s) in \(corpus) detected: \(shown); check them with `sigctl test`, then accept with --force or `sigctl allow`"
+                }
+            }
+        }
+        return (rejected, warnings)
+    }
+
+    /// Counts, per feed, the messages of detect_corpus the update newly detects or no longer detects.
+    func detectDelta(_ candidate: Candidate, corpora gate: CorpusGate) throws -> ([String: CorpusDelta]?, [String]) {
+        guard let corpus = config.settings.detectCorpus else { return (nil, []) }
+        guard Files.exists(corpus) else { return (nil, ["detect_corpus \(corpus) does not exist"]) }
+        let live = try gate.liveHits(corpus)
+        let next = try gate.candidateHits(corpus, replacing: candidate.replacing, removing: candidate.removing)
+        let newFeeds = Dictionary(candidate.files.map { ($0.name, $0.feed) }, uniquingKeysWith: { a, _ in a })
+        let liveFeeds = FeedAttribution.map(config: config).merging(candidate.drops) { a, _ in a }
+        var deltas: [String: CorpusDelta] = [:]
+        for message in Set(live.keys).union(next.keys) {
+            let before = live[message] ?? [:], after = next[message] ?? [:]
+            if before.isEmpty, let file = after.values.sorted().first {
+                deltas[newFeeds[file] ?? liveFeeds[file] ?? file, default: CorpusDelta()].newlyDetected += 1
+            } else if after.isEmpty, let file = before.values.sorted().first {
+                deltas[liveFeeds[file] ?? newFeeds[file] ?? file, default: CorpusDelta()].noLongerDetected += 1
+            }
+        }
+        return (deltas, [])
+    }
+
+    /// A big shortfall between what libclamav loads from a new file and the signatures
+    /// the file holds is a warning: libclamav skips signatures newer than its functionality
+    /// level and types clamd.conf's options turn off, so the file protects less than it seems.
+    func countWarnings(_ candidate: Candidate, loaded: [String: Int]) -> [String] {
+        candidate.files.compactMap { file in
+            guard let count = loaded[file.name], ContentChecks.countsOnePerLine(file.name),
+                  file.signatures > 0, count * 2 < file.signatures else { return nil }
+            return "\(file.feed)/\(file.name): libclamav \(ClamAV.version) loads only \(count) of its \(file.signatures) signatures; the rest need a newer libclamav or are of a type clamd.conf turns off"
+        }
+    }
+}

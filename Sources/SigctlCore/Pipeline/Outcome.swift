@@ -1,0 +1,243 @@
+import Foundation
+
+/// Everything a run found, for the pure stages at its end.
+public struct RunFacts: Sendable {
+    public var config: Configuration
+    /// The state the run started from (after recovery and allow-list changes).
+    public var state: State
+    public var plan: UpdatePlan
+    public var acquisition: Acquisition
+    public var gates: GateResult?
+    public var activation: Activation
+    public var now: Date
+    /// Repairs made before planning (rebuilt state, finished install).
+    public var notes: [String] = []
+
+    public init(config: Configuration, state: State, plan: UpdatePlan, acquisition: Acquisition, gates: GateResult?,
+                activation: Activation, now: Date) {
+        self.config = config
+        self.state = state
+        self.plan = plan
+        self.acquisition = acquisition
+        self.gates = gates
+        self.activation = activation
+        self.now = now
+    }
+
+    /// The candidate's files went live.
+    var wentLive: Bool { if case .installed = activation { return true } else { return false } }
+    var liveNames: Set<String> { wentLive ? Set(gates?.candidate.files.map(\.name) ?? []) : [] }
+}
+
+/// The report of an update: a pure function of the run's facts.
+public enum Outcome {
+    public static func report(_ facts: RunFacts) -> UpdateReport {
+        var report = UpdateReport()
+        report.notes = facts.notes + facts.plan.notes
+        var files: [String: [FileReport]] = [:]
+        var messages: [String: String] = [:]
+        let live = facts.liveNames
+        let gates = facts.gates
+
+        for plan in facts.plan.feeds {
+            switch plan.decision {
+            case .notDue(let why): messages[plan.feed.name] = why
+            case .blocked(let why):
+                files[plan.feed.name, default: []].append(FileReport(name: "official databases", status: .failed, message: why))
+            default: break
+            }
+        }
+        for (feedName, feed) in facts.acquisition.feeds {
+            for result in feed.files {
+                let previous = facts.state.feeds[feedName]?.files[result.name]
+                var entry = FileReport(name: result.name, status: .unchanged, signatures: previous?.signatures,
+                                       previousSignatures: previous?.signatures, size: previous?.size)
+                switch result.outcome {
+                case .unchanged(let mirror):
+                    entry.mirror = mirror
+                case .refreshed(let mirror, _):
+                    entry.mirror = mirror
+                case .staged(let file):
+                    entry.mirror = file.mirror
+                    entry.signatures = file.signatures
+                    entry.size = file.size
+                    (entry.status, entry.message) = stagedStatus(file, facts: facts)
+                    entry.loadedSignatures = live.contains(file.name) ? gates?.loaded[file.name] : nil
+                case .failed(let message):
+                    entry.status = .failed
+                    entry.message = message
+                case .rejected(let message):
+                    entry.status = .rejected
+                    entry.message = message
+                case .deferred(let message):
+                    entry.status = .not_due
+                    entry.message = message
+                }
+                files[feedName, default: []].append(entry)
+            }
+        }
+        // Files sigctl itself staged: repairs and the allow list.
+        for file in gates?.candidate.files ?? [] where file.origin != .download {
+            var entry = FileReport(name: file.name, status: .updated, signatures: file.signatures, size: file.size)
+            (entry.status, entry.message) = stagedStatus(file, facts: facts)
+            if case .repair(let generation) = file.origin, entry.status == .updated {
+                entry.message = "restored from set \(generation) after it was changed by hand"
+            }
+            files[file.feed, default: []].append(entry)
+        }
+        for (name, feed) in facts.plan.drops {
+            files[feed, default: []].append(FileReport(name: name, status: facts.wentLive ? .removed : .unchanged,
+                                                       message: "no longer enabled in the feed's configuration"))
+        }
+        if facts.plan.allowList == .remove, facts.wentLive {
+            files[AllowListSource.feedName, default: []].append(FileReport(name: allowListFileName, status: .removed,
+                                                                        message: "the allow list is empty"))
+        }
+        for (name, feed) in facts.plan.handbacks {
+            files[feed, default: []].append(FileReport(name: name, status: .handed_back,
+                                                       message: "left in place in \(facts.config.settings.databaseDir) for freshclam; sigctl no longer manages it"))
+        }
+
+        for name in Set(files.keys).union(messages.keys).sorted() {
+            let list = files[name] ?? []
+            let status: ItemStatus = list.map(\.status).max { $0.weight < $1.weight } ?? .not_due
+            let problems = group(list, feed: name, state: facts.state, now: facts.now)
+            report.feeds.append(FeedReport(name: name, status: status,
+                                           message: messages[name] ?? problems.first.map(\.message),
+                                           files: list, problems: problems))
+        }
+        report.configWarnings = facts.config.warnings
+        report.warnings = gates?.warnings ?? []
+        report.detectCorpus = gates?.detectCorpus
+        report.phases["fetch"] = facts.acquisition.fetchSeconds
+        report.phases["check"] = facts.acquisition.checkSeconds
+        if let gates { report.phases["verify"] = gates.seconds }
+        reload(facts, into: &report)
+        report.exitCode = exitStatus(report).rawValue
+        return report
+    }
+
+    /// What became of a staged file.
+    static func stagedStatus(_ file: StagedFile, facts: RunFacts) -> (ItemStatus, String?) {
+        if let reason = facts.gates?.rejectedFiles[file.name] {
+            return (.rejected, "\(reason); the installed version stays")
+        }
+        if let reason = facts.gates?.rejected[file.feed] {
+            if reason.hasPrefix("false-positive gate") {
+                return (.rejected, "\(reason); the installed version stays")
+            }
+            return (.rejected, "verification failed: \(reason); the installed version stays and clamd keeps its current set")
+        }
+        switch facts.activation {
+        case .installed:
+            return facts.liveNames.contains(file.name) ? (.updated, nil) : (.unchanged, nil)
+        case .refused(let generation, let verdict, _, _):
+            return (.rejected, "clamd did not load set \(generation), which holds this file (\(verdict)); the previous set is back, so this version waits for the feed's next change")
+        case .installFailed(let message):
+            return (.failed, message)
+        default:
+            return (.unchanged, nil)
+        }
+    }
+
+    /// Failed and rejected files grouped by cause. A file's URL and name are taken
+    /// out of its message, so "DNS down" for eleven files is one problem.
+    static func group(_ files: [FileReport], feed: String, state: State, now: Date) -> [ProblemReport] {
+        var order: [String] = []
+        var groups: [String: ProblemReport] = [:]
+        for file in files where file.status == .failed || file.status == .rejected {
+            let message = file.message ?? file.status.rawValue
+            let key = file.status.rawValue + "|" + cause(message, file: file.name)
+            if groups[key] == nil {
+                order.append(key)
+                groups[key] = ProblemReport(status: file.status, files: [], message: cause(message, file: file.name))
+            }
+            groups[key]!.files.append(file.name)
+        }
+        return order.map { key in
+            var problem = groups[key]!
+            if problem.files.count == 1, let only = files.first(where: { $0.name == problem.files[0] }) {
+                problem.message = only.message ?? problem.message
+            }
+            // Repeated: every file had the same problem recorded and printed within a day.
+            problem.repeated = problem.files.allSatisfy { name in
+                guard let previous = state.feeds[feed]?.files[name], let printed = previous.lastErrorPrinted,
+                      now.timeIntervalSince(printed) < 86_400 else { return false }
+                return shape(previous.lastError) == shape(files.first { $0.name == name }?.message)
+            } ? true : nil
+            return problem
+        }
+    }
+
+    /// A message with the file's own URL path and name replaced, so messages about the same cause compare equal.
+    static func cause(_ message: String, file: String) -> String {
+        var text = message
+        // "http://host:port/path/file.ndb" → "http://host:port"
+        let urlPattern = try! NSRegularExpression(pattern: "(https?://[^/\\s]+)/[^\\s:;,]*")
+        text = urlPattern.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "$1")
+        return text.replacingOccurrences(of: file, with: "the file")
+    }
+
+    /// The parts of a message that change from run to run without the problem changing:
+    /// durations ("after 12 ms"), timestamps, and long numbers such as ports and sizes.
+    static let varying = try! NSRegularExpression(pattern: "after [0-9]+ ms|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z|[0-9]{4,}")
+
+    static func shape(_ text: String?) -> String {
+        let text = text ?? ""
+        return varying.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "#")
+    }
+
+    static func reload(_ facts: RunFacts, into report: inout UpdateReport) {
+        let timeout = facts.config.settings.reloadTimeout
+        switch facts.activation {
+        case .nothing:
+            break
+        case .installFailed(let message):
+            report.errors.append(message)
+        case .installed(let live, let proof, _):
+            report.installed = true
+            report.generation = live.generation
+            report.signatures = live.signatures
+            report.reload = ReloadReport(proof, canary: live.canaryName, timeout: timeout,
+                                         unreachableNote: "the new set stays installed, clamd loads it when it starts, and the next run confirms it")
+            if case .unreachable = proof { report.errors.append("clamd did not confirm the reload: \(report.reload.message!)") }
+            if !facts.config.clamd.concurrentDatabaseReload {
+                report.warnings.append("\(facts.config.clamd.path) has ConcurrentDatabaseReload no: clamd stops scanning while it reloads, and a reload that fails leaves it with no engine; set it to yes")
+            }
+        case .checked(let live, let proof):
+            report.reload = ReloadReport(proof, canary: live.canaryName, timeout: timeout,
+                                         unreachableNote: "set \(live.generation) is installed but not yet confirmed")
+            switch proof {
+            case .confirmed: report.reload.message = "set \(live.generation), installed earlier, is now confirmed"
+            case .unreachable: report.errors.append("clamd did not confirm the reload: \(report.reload.message!)")
+            case .notShown: report.errors.append("clamd did not confirm the reload: \(report.reload.message!); check clamd's log, then run `sigctl reload`")
+            case .skipped: break
+            }
+        case .refused(let generation, let verdict, let restoration, _):
+            report.reload = ReloadReport(result: .rolled_back, canary: nil,
+                                         message: "clamd answered but did not show the canary of set \(generation) within \(timeout)s (\(verdict)); " + describe(restoration))
+            report.errors.append("clamd did not load the new set: \(report.reload.message!); check clamd's log")
+        }
+    }
+
+    static func describe(_ restoration: Restoration) -> String {
+        switch restoration {
+        case .restored(let generation, .confirmed): return "the previous set \(generation) is restored and clamd confirmed it"
+        case .restored(let generation, _): return "the previous set \(generation) is restored, but clamd did not confirm it either"
+        case .removed: return "there was no earlier set, so sigctl removed its files"
+        case .failed(let message): return message
+        }
+    }
+
+    /// 0 success; 1 some feeds failed while others installed or were current; 2 every attempted
+    /// feed failed and nothing was installed; 3 clamd did not confirm.
+    static func exitStatus(_ report: UpdateReport) -> ExitStatus {
+        if report.reload.failed { return .reloadUnconfirmed }
+        let attempted = report.feeds.filter { $0.status != .not_due }
+        let files = attempted.flatMap(\.files)
+        let bad = files.contains { $0.status == .failed || $0.status == .rejected }
+        if !bad && report.errors.isEmpty { return .success }
+        let good = report.installed || files.contains { $0.status == .unchanged || $0.status == .updated || $0.status == .removed }
+        return good ? .partial : .failed
+    }
+}

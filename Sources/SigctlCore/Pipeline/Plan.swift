@@ -1,0 +1,184 @@
+import Foundation
+
+/// What to do about one feed in this run.
+public enum FeedDecision: Sendable {
+    /// Not checked in this run, and why (interval, back-off, cool-down).
+    case notDue(String)
+    /// Fetch these files; `conflicts` are enabled files whose name a file sigctl does not own has taken.
+    case fetch([FetchJob], conflicts: [String])
+    /// Run libfreshclam for these databases.
+    case official([String])
+    /// Due, but it must not run (another updater owns the directory).
+    case blocked(String)
+}
+
+public struct FeedPlan: Sendable {
+    public var feed: Feed
+    public var decision: FeedDecision
+    /// The digest of the feed's configuration: recorded once the feed was checked.
+    public var digest: String
+}
+
+/// What happens to sigctl's allow list in this run.
+public enum AllowListChange: Sendable, Equatable {
+    case unchanged
+    case write([String])
+    case remove
+}
+
+/// The whole plan of one update run. Made by `Planner.plan`, a pure function of
+/// the configuration, the state, the facts about the database directory and the
+/// clock, so every decision in it can be tested without a network or clamd.
+public struct UpdatePlan: Sendable {
+    public var feeds: [FeedPlan] = []
+    /// Owned files no enabled feed delivers any more (name → feed): removed from the set.
+    public var drops: [String: String] = [:]
+    /// Official databases sigctl stops managing (name → feed): left in place, disowned.
+    public var handbacks: [String: String] = [:]
+    /// Owned files edited or deleted by hand, restored from the live kept set (name → feed).
+    public var repairs: [String: String] = [:]
+    /// Owned files edited or deleted by hand with no good kept copy: fetched again (name → feed).
+    public var refetch: [String: String] = [:]
+    public var allowList: AllowListChange = .unchanged
+    public var notes: [String] = []
+}
+
+public enum Planner {
+    /// The plan for one run. Pure: reads nothing but its arguments.
+    public static func plan(config: Configuration, state: State, facts: LiveFacts, options: UpdateOptions, now: Date) -> UpdatePlan {
+        var plan = UpdatePlan()
+        let owned = Set(state.live?.owned ?? []).subtracting([canaryFileName])
+
+        for (name, condition) in facts.damaged.sorted(by: { $0.key < $1.key }) {
+            let feed = state.record(of: name)?.feed ?? "unknown"
+            let what = condition == .missing ? "was deleted" : "was changed"
+            if facts.keptCopies[name] != nil {
+                plan.repairs[name] = feed
+                plan.notes.append("\(feed)/\(name) \(what) in \(config.settings.databaseDir) by hand; restoring it from set \(state.live?.generation ?? 0)")
+            } else {
+                plan.refetch[name] = feed
+                plan.notes.append("\(feed)/\(name) \(what) in \(config.settings.databaseDir) by hand and the kept set has no good copy; fetching it again")
+            }
+        }
+
+        let selected = options.feeds.isEmpty ? config.feeds.filter(\.enabled) : config.feeds.filter { options.feeds.contains($0.name) }
+        if options.fetch {
+            for feed in selected {
+                plan.feeds.append(FeedPlan(feed: feed, decision: decide(feed, config: config, state: state, facts: facts,
+                                                                      owned: owned, refetch: plan.refetch, options: options, now: now),
+                                           digest: digest(feed)))
+            }
+        }
+
+        // What the enabled configuration wants in the set.
+        var wanted: Set<String> = []
+        for feed in config.feeds where feed.enabled && feed.official == nil { wanted.formUnion(feed.enabledFiles.map(\.name)) }
+        let allowed = (state.allowed ?? [:]).keys.sorted()
+        if !allowed.isEmpty { wanted.insert(allowListFileName) }
+        for name in owned where !wanted.contains(name) && name != allowListFileName {
+            let feed = state.record(of: name)?.feed ?? "unknown"
+            if let official = officialFeed(of: name, config: config) {
+                // Never remove an official database sigctl took over: hand it back
+                // when its feed (or database) is no longer enabled.
+                if !(official.enabled && officialDatabases(official, config: config).contains { OfficialSettings.fileNames($0).contains(name) }) {
+                    plan.handbacks[name] = official.name
+                }
+            } else {
+                plan.drops[name] = feed
+            }
+        }
+        plan.repairs = plan.repairs.filter { plan.drops[$0.key] == nil && plan.handbacks[$0.key] == nil }
+
+        // sigctl's own allow list, from the entries in state.
+        let installedAllow = owned.contains(allowListFileName) ? state.record(of: allowListFileName)?.file.sha256 : nil
+        if allowed.isEmpty {
+            if owned.contains(allowListFileName) { plan.allowList = .remove }
+        } else if installedAllow != AllowList.digest(allowed) || plan.repairs[allowListFileName] != nil {
+            plan.allowList = .write(allowed)
+            plan.repairs[allowListFileName] = nil
+        }
+        return plan
+    }
+
+    static func decide(_ feed: Feed, config: Configuration, state: State, facts: LiveFacts, owned: Set<String>,
+                       refetch: [String: String], options: UpdateOptions, now: Date) -> FeedDecision {
+        let feedState = state.feeds[feed.name]
+        let changedConfig = feedState?.configDigest != nil && feedState?.configDigest != digest(feed)
+        let needsRefetch = refetch.values.contains(feed.name)
+        if options.feeds.isEmpty, !changedConfig, !needsRefetch, let last = feedState?.lastCheck,
+           now.timeIntervalSince(last) < TimeInterval(feed.interval) {
+            let next = last.addingTimeInterval(TimeInterval(feed.interval))
+            return .notDue("next check after \(Fetcher.format(next)) (interval \(DurationParser.format(feed.interval)))")
+        }
+        if let official = feed.official {
+            if let until = state.coolDowns?[feed.name], until > now {
+                return .notDue("the mirror put this client on cool-down until \(Fetcher.format(until)); no request goes out before then")
+            }
+            if let conflict = facts.freshclamConflict {
+                return .blocked("\(conflict), and two updaters on one directory break sets; sigctl leaves the official files alone until you choose: stop and disable freshclam (systemctl disable --now clamav-freshclam) to let sigctl manage them, or set enabled = false in \(feed.source) to keep freshclam")
+            }
+            _ = official
+            return .official(officialDatabases(feed, config: config))
+        }
+        let hosts = feed.mirrors.map(Fetcher.host(of:))
+        let waiting = hosts.compactMap { state.backoff(forHost: $0, now: now) }
+        if !hosts.isEmpty, waiting.count == hosts.count, feed.files.allSatisfy({ $0.url == nil }) {
+            let until = waiting.map(\.until).min()!
+            return .notDue("every mirror asked sigctl to wait (HTTP \(waiting[0].status)); next request after \(Fetcher.format(until))")
+        }
+        var jobs: [FetchJob] = []
+        var conflicts: [String] = []
+        for file in feed.enabledFiles {
+            if !owned.contains(file.name) && facts.present.contains(file.name) {
+                conflicts.append(file.name)
+                continue
+            }
+            // Validators and digests describe the installed file: only worth sending when it is there as installed.
+            var previous = feedState?.files[file.name]
+            let intact = owned.contains(file.name) && facts.damaged[file.name] == nil
+            if !intact {
+                previous?.dropValidators()
+                previous?.sha256 = nil
+                previous?.md5 = nil
+                previous?.signatureDigest = nil
+            }
+            jobs.append(FetchJob(feed: feed, file: file, previous: previous, force: options.force))
+        }
+        return .fetch(jobs, conflicts: conflicts)
+    }
+
+    /// The official feed whose databases include `name` (enabled or not).
+    static func officialFeed(of name: String, config: Configuration) -> Feed? {
+        config.feeds.first { feed in
+            guard let official = feed.official else { return false }
+            return official.database(of: name) != nil
+        }
+    }
+
+    /// The configured databases, without bytecode when clamd.conf has Bytecode no.
+    static func officialDatabases(_ feed: Feed, config: Configuration) -> [String] {
+        (feed.official?.databases ?? []).filter { $0 != "bytecode" || config.clamd.loadOptions.bytecode }
+    }
+
+    /// A digest of what decides a feed's downloads: a change makes the feed due at once.
+    public static func digest(_ feed: Feed) -> String {
+        var parts = [feed.name, feed.integrity.rawValue, feed.gpgFingerprint ?? "", feed.mirrors.joined(separator: " ")]
+        for file in feed.enabledFiles { parts.append("\(file.name)|\(file.url ?? "")|\(file.gzip)") }
+        if let official = feed.official {
+            parts.append("official|\(official.databases.joined(separator: ","))|\(official.privateMirror)|\(official.dns ?? "")")
+        }
+        // FNV-1a, 64 bits: stable across runs and platforms.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in parts.joined(separator: "\n").utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return String(format: "%016llx", hash)
+    }
+}
+
+/// sigctl's own allow list file (`sigctl-allow.ign2`).
+public enum AllowList {
+    public static func content(_ names: [String]) -> Data { Data((names.sorted().joined(separator: "\n") + "\n").utf8) }
+    public static func digest(_ names: [String]) -> String? { try? ClamAV.hash("sha256", content(names)) }
+}
