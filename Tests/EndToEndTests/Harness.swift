@@ -381,3 +381,81 @@ extension UpdateReport {
         feeds.first { $0.name == feed }?.files.first { $0.name == name }
     }
 }
+
+/// A sigctl run in the background, with failpoints (see Sources/SigctlCore/Context/Failpoints.swift).
+final class BackgroundRun {
+    let process = Process()
+    let failpointDir: String
+    private let out: String
+    private let err: String
+
+    init(_ box: Sandbox, _ arguments: [String], failpoints: String, environment extra: [String: String] = [:]) throws {
+        failpointDir = try Files.makeTemporaryDirectory(in: box.root, prefix: "failpoints-")
+        out = failpointDir + "/stdout"
+        err = failpointDir + "/stderr"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        FileManager.default.createFile(atPath: err, contents: nil)
+        var environment = ProcessInfo.processInfo.environment
+        environment["SIGCTL_CONFIG"] = box.configDir
+        environment["SIGCTL_FAILPOINTS"] = failpoints
+        environment["SIGCTL_FAILPOINT_DIR"] = failpointDir
+        for (key, value) in extra { environment[key] = value }
+        process.executableURL = URL(fileURLWithPath: Paths.sigctl)
+        process.arguments = arguments
+        process.environment = environment
+        process.standardOutput = FileHandle(forWritingAtPath: out)
+        process.standardError = FileHandle(forWritingAtPath: err)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits until some process reaches the paused `point`; returns that process's pid.
+    /// Bounded: a run that never gets there fails the test instead of hanging it.
+    func waitForPause(_ point: String) throws -> pid_t {
+        for _ in 0..<3000 {
+            if let marker = Files.list(failpointDir).first(where: { $0.hasPrefix(point + ".") && !$0.hasSuffix(".go") }),
+               let pid = Int32(marker.dropFirst(point.count + 1)) {
+                return pid
+            }
+            if !process.isRunning { throw HarnessError("sigctl ended before reaching \(point): \(stderr)") }
+            usleep(20_000)
+        }
+        throw HarnessError("sigctl did not reach \(point) within 60 s")
+    }
+
+    func resume(_ point: String) { FileManager.default.createFile(atPath: failpointDir + "/\(point).go", contents: nil) }
+
+    @discardableResult
+    func wait() -> RunResult {
+        process.waitUntilExit()
+        return RunResult(status: process.terminationStatus, stdout: read(out), stderr: stderr)
+    }
+
+    var stderr: String { read(err) }
+    private func read(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
+}
+
+/// True while a process with this pid exists (and is not a zombie of ours).
+func processExists(_ pid: pid_t) -> Bool {
+    guard let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return false }
+    return !String(decoding: stat, as: UTF8.self).contains(") Z ")
+}
+
+extension Sandbox {
+    /// `sigctl update` with failpoints, run to its end (or its death).
+    func update(failpoints: String) throws -> RunResult {
+        try BackgroundRun(self, ["update", "--json"], failpoints: failpoints).wait()
+    }
+
+    /// The live set loads with libclamav the way clamd loads it.
+    func liveSetLoads(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let verified = try sigctl(["verify", dbDir])
+        #expect(verified.status == 0, "the live set must always load: \(verified.stdout) \(verified.stderr)", sourceLocation: sourceLocation)
+    }
+
+    /// Nothing of sigctl's staging is left in clamd's database directory.
+    func noStagingDebris(sourceLocation: SourceLocation = #_sourceLocation) {
+        let debris = Files.list(dbDir).filter { $0.hasPrefix(".sigctl") }
+        #expect(debris.isEmpty, "staging debris in the database directory: \(debris)", sourceLocation: sourceLocation)
+    }
+}

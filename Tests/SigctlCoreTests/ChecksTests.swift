@@ -60,10 +60,41 @@ import Testing
         let result = try Process.run(URL(fileURLWithPath: "/bin/gzip"), arguments: ["-k", plain])
         result.waitUntilExit()
         let gz = plain + ".gz"
-        try ContentChecks.gunzip(gz)
+        try ContentChecks.gunzip(gz, maxBytes: 1 << 20)
         #expect(dir.read("a.ndb.gz") == "A:0:*:414243\n")
         let broken = dir.write("b.gz", "\u{1f}garbage")
-        #expect(throws: Rejection.self) { try ContentChecks.gunzip(broken) }
+        #expect(throws: Rejection.self) { try ContentChecks.gunzip(broken, maxBytes: 1 << 20) }
+    }
+
+    @Test func aGzipBombIsCutOffAtTheLimitWhileStreaming() throws {
+        let dir = TempDir()
+        // 64 MiB of zeros compress to about 64 KiB.
+        let bomb = dir.path + "/bomb.ndb.gz"
+        let made = try Process.run(URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "head -c 67108864 /dev/zero | gzip -c > \(bomb)"])
+        made.waitUntilExit()
+        #expect((Files.size(bomb) ?? 0) < 1 << 20)
+        do {
+            try ContentChecks.gunzip(bomb, maxBytes: 1 << 20)
+            Issue.record("a bomb must be refused")
+        } catch let rejection as Rejection {
+            #expect(rejection.reason.contains("decompresses to more than the 1048576-byte limit"))
+        }
+        #expect(!Files.exists(bomb + ".plain"), "nothing of it is left on disk")
+    }
+
+    @Test func withoutAChecksumACutLastLineIsTruncation() throws {
+        let dir = TempDir()
+        let cut = dir.write("cut.ndb", "A:0:*:41424344\nB:0:*:4142")
+        #expect(throws: Rejection.self) { try ContentChecks.check(path: cut, name: "cut.ndb", contentType: nil, requireFinalNewline: true) }
+        #expect(try ContentChecks.check(path: cut, name: "cut.ndb", contentType: nil) == 2, "with a checksum the end proves nothing")
+    }
+
+    @Test func redirectsAreFollowedOnlyOnTheMirrorsOwnHost() throws {
+        #expect(try Fetcher.followable("/other/path.ndb", from: "http://127.0.0.1:8080/f/a.ndb") == "http://127.0.0.1:8080/other/path.ndb")
+        #expect(try Fetcher.followable("https://a.example/f/a.ndb", from: "http://a.example/f/a.ndb") == "https://a.example/f/a.ndb")
+        #expect(throws: CurlError.self) { try Fetcher.followable("http://127.0.0.2:8080/f/a.ndb", from: "http://127.0.0.1:8080/f/a.ndb") }
+        #expect(throws: CurlError.self) { try Fetcher.followable("http://127.0.0.1:9090/f/a.ndb", from: "http://127.0.0.1:8080/f/a.ndb") }
+        #expect(throws: CurlError.self) { try Fetcher.followable("file:///etc/passwd", from: "http://127.0.0.1:8080/f/a.ndb") }
     }
 
     @Test func retryAfterAcceptsSecondsAndDates() {

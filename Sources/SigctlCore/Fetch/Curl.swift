@@ -69,6 +69,7 @@ public final class CurlEasy {
         var written: Int64 = 0
         var tooLarge = false
         var writeFailed = false
+        var writeErrno: Int32 = 0
         var headers: [String: String] = [:]
         let progress: ((Int64, Int64) -> Void)?
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -95,6 +96,7 @@ public final class CurlEasy {
             if n < 0 {
                 if errno == EINTR { continue }
                 transfer.writeFailed = true
+                transfer.writeErrno = errno
                 return 0
             }
             offset += n
@@ -154,8 +156,9 @@ public final class CurlEasy {
         try set(CURLOPT_URL, request.url)
         try set(CURLOPT_PROTOCOLS_STR, "http,https")
         try set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
-        try set(CURLOPT_FOLLOWLOCATION, 1)
-        try set(CURLOPT_MAXREDIRS, 5)
+        // Redirects come back as responses: the fetcher decides whether to follow them
+        // (only on the mirror's own host).
+        try set(CURLOPT_FOLLOWLOCATION, 0)
         try set(CURLOPT_NOSIGNAL, 1)
         try set(CURLOPT_USERAGENT, request.userAgent)
         try set(CURLOPT_CONNECTTIMEOUT, request.connectTimeout)
@@ -204,9 +207,13 @@ public final class CurlEasy {
             case CURLE_WRITE_ERROR: kind = .write
             default: kind = .other
             }
-            let message = kind == .tooLarge
-                ? "the body is larger than the \(request.maxBytes)-byte limit"
-                : reason + (status > 0 ? " (after HTTP \(status))" : "")
+            let message: String
+            switch kind {
+            case .tooLarge: message = "the body is larger than the \(request.maxBytes)-byte limit (max_file_size)"
+            case .write where transfer.writeErrno != 0:
+                message = "cannot write the download: \(String(cString: strerror(transfer.writeErrno)))"
+            default: message = reason + (status > 0 ? " (after HTTP \(status))" : "")
+            }
             var error = CurlError(code: Int32(code.rawValue), kind: kind, message: message, bodyBytes: transfer.written)
             error.status = status
             error.headers = transfer.headers

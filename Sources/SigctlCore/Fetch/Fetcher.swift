@@ -253,6 +253,11 @@ public final class Fetcher: Sendable {
             }
             let checkStart = Date()
             defer { checkTime.withLock { $0 += Date().timeIntervalSince(checkStart) } }
+            if let older = Self.olderThanInstalled(response.headers["last-modified"], previous: job.previous), !job.force {
+                unlink(target)
+                failures.append("\(url): the mirror serves an older version (Last-Modified \(older.served)) than the installed one (\(older.installed)); sigctl never goes backwards")
+                continue
+            }
             do {
                 let accepted = try checkDownload(job, path: target, mirror: mirror, url: url, response: response)
                 return .downloaded(accepted)
@@ -297,10 +302,39 @@ public final class Fetcher: Sendable {
             log.progress("\r\u{1b}[K\(label): \(amount)")
         } : nil
         defer { if showProgress { log.progress("\r\u{1b}[K") } }
-        log.debug("GET \(request.url) \(request.headers.joined(separator: ", "))")
-        let response = try curl.perform(request, into: fd, progress: progress)
-        log.debug("\(request.url): HTTP \(response.status), \(response.bodyBytes) bytes")
-        return response
+        var request = request
+        for _ in 0...Self.maxRedirects {
+            log.debug("GET \(request.url) \(request.headers.joined(separator: ", "))")
+            let response = try curl.perform(request, into: fd, progress: progress)
+            log.debug("\(request.url): HTTP \(response.status), \(response.bodyBytes) bytes")
+            guard [301, 302, 303, 307, 308].contains(response.status), let location = response.headers["location"] else {
+                return response
+            }
+            request.url = try Self.followable(location, from: request.url)
+            ftruncate(fd, 0)
+            lseek(fd, 0, SEEK_SET)
+        }
+        throw CurlError(code: -1, kind: .other, message: "more than \(Self.maxRedirects) redirects (a redirect loop?)", bodyBytes: 0)
+    }
+
+    static let maxRedirects = 5
+
+    /// Where a redirect may lead: the same host and port (or the https port of the same
+    /// host), never another host. A mirror that sends sigctl elsewhere is named, so the
+    /// admin can list that place as a mirror if it is trusted.
+    static func followable(_ location: String, from current: String) throws -> String {
+        guard let base = URL(string: current), let target = URL(string: location, relativeTo: base)?.absoluteURL,
+              let scheme = target.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+            throw CurlError(code: -1, kind: .other, message: "the mirror redirects to \"\(location)\", which is not an http(s) URL", bodyBytes: 0)
+        }
+        let sameHost = target.host?.lowercased() == base.host?.lowercased()
+        let samePort = host(of: target.absoluteString) == host(of: current) || (scheme == "https" && target.port == nil)
+        guard sameHost && samePort else {
+            throw CurlError(code: -1, kind: .other,
+                            message: "the mirror redirects to another host (\(target.absoluteString)); sigctl follows redirects only on the mirror's own host: list that URL in mirrors if you trust it",
+                            bodyBytes: 0)
+        }
+        return target.absoluteString
     }
 
     /// Integrity (sidecar or GPG), then content checks.
@@ -359,10 +393,11 @@ public final class Fetcher: Sendable {
             signatureDigest = try ClamAV.hashFile("sha256", path: signaturePath)
         }
         if job.file.gzip {
-            try ContentChecks.gunzip(path)
+            try ContentChecks.gunzip(path, maxBytes: settings.maxFileSize)
             sha256 = nil
         }
-        let signatures = try ContentChecks.check(path: path, name: job.file.name, contentType: response.headers["content-type"])
+        let signatures = try ContentChecks.check(path: path, name: job.file.name, contentType: response.headers["content-type"],
+                                                 requireFinalNewline: feed.integrity == .none)
         try ContentChecks.checkCollapse(new: signatures, installed: job.previous?.signatures, force: job.force)
         return DownloadedFile(path: path, etag: response.headers["etag"], lastModified: response.headers["last-modified"],
                               mirror: mirror, sha256: try sha256 ?? ClamAV.hashFile("sha256", path: path),
@@ -414,6 +449,21 @@ public final class Fetcher: Sendable {
         } catch {
             return "cannot fetch the signing key \(keyURL): \(error)"
         }
+    }
+
+    /// The dates, when a mirror's Last-Modified is older than the installed version's.
+    static func olderThanInstalled(_ served: String?, previous: FileState?) -> (served: String, installed: String)? {
+        guard let served, let installed = previous?.installedLastModified,
+              let servedDate = httpDate(served), let installedDate = httpDate(installed), servedDate < installedDate else { return nil }
+        return (served, installed)
+    }
+
+    static func httpDate(_ value: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: value.trimmingCharacters(in: .whitespaces))
     }
 
     /// Retry-After as seconds: a number, or an HTTP date.

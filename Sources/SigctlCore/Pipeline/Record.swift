@@ -155,6 +155,7 @@ public enum Recorder {
     static func install(_ file: StagedFile, into record: inout FileState, stamp: FileStamp?, now: Date) {
         record.dropValidators()
         if let mirror = file.mirror, let validators = file.validators { record.setValidators(validators, for: mirror) }
+        record.installedLastModified = file.validators?.lastModified
         record.sha256 = file.sha256
         record.md5 = file.md5
         record.signatureDigest = file.signatureDigest

@@ -10,10 +10,9 @@ struct StateOpener {
 
     struct Opened {
         var state: State
-        /// What was repaired on the way in, for the report.
+        /// What was repaired on the way in, for the report. A journal that was finished
+        /// stays until the caller has saved the state and commits it.
         var notes: [String]
-        /// A journal was finished: the caller commits it once the state is saved.
-        var recovered: Bool
     }
 
     func open() throws -> Opened {
@@ -41,15 +40,15 @@ struct StateOpener {
             notes.append("\(path) was damaged (\(reason)); moved it to \(aside) and rebuilt the state from the kept sets"
                 + (state.live.map { ": set \($0.generation) with \($0.owned.count) files adopted by their recorded sha256" } ?? ": no kept set matches the database directory"))
         }
-        var recovered = false
         if let journal = try Installer(databaseDir: layout.databaseDir, stateDir: layout.stateDir).recover() {
-            recovered = true
+            // Killed after its state was saved: the set is recorded already.
+            if state.live?.generation == journal.generation { return Opened(state: state, notes: notes) }
             if let manifest = layout.generations.manifest(journal.generation) {
                 state = StateRebuilder(layout: layout).adopt(manifest, into: state, installed: Date())
             }
             notes.append("finished installing set \(journal.generation), which an interrupted run had left half-done")
         }
-        return Opened(state: state, notes: notes, recovered: recovered)
+        return Opened(state: state, notes: notes)
     }
 }
 

@@ -36,6 +36,8 @@ public struct FileState: Codable, Sendable {
     public var signatures: Int?
     /// The installed file's stamp in the database directory.
     public var stamp: FileStamp?
+    /// Last-Modified of the installed version: a mirror serving an older one is refused.
+    public var installedLastModified: String?
     public var lastChange: Date?
     public var lastError: String?
     /// When this error was last printed for cron (repeats are held back for a day).

@@ -24,6 +24,7 @@ public struct UpdateRunner {
         // The random sleep comes before the lock, so `allow`, `rollback` and `reload`
         // never wait for an update that is only sleeping.
         if options.sleepSeconds > 0 {
+            try context.reach("update.sleeping")
             context.log.info("waiting \(options.sleepSeconds)s before contacting mirrors (sleep setting)")
             context.clock.sleep(seconds: Double(options.sleepSeconds))
         }

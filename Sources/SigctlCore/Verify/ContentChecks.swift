@@ -34,7 +34,9 @@ public enum ContentChecks {
 
     /// Rejects empty files, HTML pages, unexpected gzip and blank lines.
     /// Returns the number of signatures (non-comment lines, or the CVD header's count).
-    public static func check(path: String, name: String, contentType: String?) throws -> Int {
+    /// `requireFinalNewline`: a feed without a checksum cannot tell a cut download from a
+    /// whole one by anything but its end, so its text files must end with a newline.
+    public static func check(path: String, name: String, contentType: String?, requireFinalNewline: Bool = false) throws -> Int {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Rejection("the download could not be read back", hint: "check free space in the state directory")
         }
@@ -87,6 +89,10 @@ public enum ContentChecks {
             throw Rejection("the file holds NUL bytes, so it is not a text database",
                             hint: "the download is corrupt or the mirror serves a different format")
         }
+        if requireFinalNewline, data.last != 0x0a {
+            throw Rejection("the download is truncated: its last line is cut off (no final newline), and the feed has no checksum to prove otherwise",
+                            hint: "the next run downloads it again; if the provider's files never end with a newline, use a checksum (integrity)")
+        }
         if let line = scan.blankLine {
             throw Rejection("line \(line) is blank, which libclamav treats as a malformed database",
                             hint: "upstream published a broken file; the installed version stays until a fixed one appears")
@@ -111,26 +117,67 @@ public enum ContentChecks {
                         upstream: true)
     }
 
-    /// Decompresses a gzip download in place with gzip(1).
-    public static func gunzip(_ path: String) throws {
+    /// Decompresses a gzip download in place with gzip(1), streaming: the output is
+    /// capped at `maxBytes` as it is written, so a gzip bomb never fills the disk or memory.
+    public static func gunzip(_ path: String, maxBytes: Int64) throws {
         let output = path + ".plain"
+        unlink(output)
+        let fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Rejection("cannot write the decompressed file (\(String(cString: strerror(errno))))", hint: "check free space in the state directory") }
+        defer { close(fd) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/gzip")
         process.arguments = ["-dc", path]
-        FileManager.default.createFile(atPath: output, contents: nil)
-        guard let handle = FileHandle(forWritingAtPath: output) else {
-            throw Rejection("cannot write the decompressed file", hint: "check free space in the state directory")
-        }
-        process.standardOutput = handle
+        let pipe = Pipe()
+        process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
         do {
             try process.run()
-            process.waitUntilExit()
         } catch {
-            try? handle.close()
+            unlink(output)
             throw Rejection("cannot run gzip to decompress it (\(error))", hint: "install the gzip package")
         }
-        try? handle.close()
+        let reader = pipe.fileHandleForReading
+        var written: Int64 = 0
+        var tooLarge = false
+        var writeError: Int32 = 0
+        while let chunk = try? reader.read(upToCount: 1 << 16), !chunk.isEmpty {
+            written += Int64(chunk.count)
+            if written > maxBytes {
+                tooLarge = true
+                process.terminate()
+                break
+            }
+            let ok = chunk.withUnsafeBytes { raw -> Bool in
+                var offset = 0
+                while offset < raw.count {
+                    let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        writeError = errno
+                        return false
+                    }
+                    offset += n
+                }
+                return true
+            }
+            if !ok {
+                process.terminate()
+                break
+            }
+        }
+        try? reader.close()
+        process.waitUntilExit()
+        if tooLarge {
+            unlink(output)
+            throw Rejection("it decompresses to more than the \(maxBytes)-byte limit (max_file_size); a gzip bomb or a wrong file",
+                            hint: "the installed version stays; raise max_file_size only if the provider's file really is that large")
+        }
+        if writeError != 0 {
+            unlink(output)
+            throw Rejection("cannot write the decompressed file (\(String(cString: strerror(writeError))))", hint: "check free space in the state directory")
+        }
         guard process.terminationStatus == 0 else {
             unlink(output)
             throw Rejection("the gzip data is corrupt or truncated", hint: "the next run downloads it again")

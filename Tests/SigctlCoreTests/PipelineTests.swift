@@ -1,0 +1,321 @@
+import Foundation
+import Testing
+@testable import SigctlCore
+
+/// The pure stages of the update pipeline: no network, no clamd, no children.
+@Suite struct PlannerTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func jobs(_ plan: UpdatePlan, _ feed: String) -> [FetchJob]? {
+        guard case .fetch(let jobs, _)? = plan.feeds.first(where: { $0.feed.name == feed })?.decision else { return nil }
+        return jobs
+    }
+
+    @Test func aFeedWithinItsIntervalIsNotDueUntilItsConfigurationChanges() {
+        var feed = Feed.files("f", ["a.ndb"])
+        var state = State.installed(["a.ndb": "f"])
+        state.feeds["f"]?.configDigest = Planner.digest(feed)
+        var facts = LiveFacts()
+        facts.present = ["a.ndb"]
+        let quiet = Planner.plan(config: .make(feeds: [feed]), state: state, facts: facts, options: UpdateOptions(), now: now)
+        guard case .notDue? = quiet.feeds.first?.decision else { Issue.record("\(quiet.feeds)"); return }
+
+        // A newly enabled file (or mirror) makes the feed due at once.
+        feed.files.append(FeedFile(name: "b.ndb"))
+        let changed = Planner.plan(config: .make(feeds: [feed]), state: state, facts: facts, options: UpdateOptions(), now: now)
+        #expect(jobs(changed, "f")?.map(\.file.name) == ["a.ndb", "b.ndb"])
+    }
+
+    @Test func validatorsAreSentOnlyForAFileThatIsThereAsInstalled() {
+        let feed = Feed.files("f", ["a.ndb", "b.ndb"], interval: 0)
+        let state = State.installed(["a.ndb": "f", "b.ndb": "f"])
+        var facts = LiveFacts()
+        facts.present = ["a.ndb"]
+        facts.damaged = ["b.ndb": .missing]
+        let plan = Planner.plan(config: .make(feeds: [feed]), state: state, facts: facts, options: UpdateOptions(), now: now)
+        let byName = Dictionary(uniqueKeysWithValues: (jobs(plan, "f") ?? []).map { ($0.file.name, $0) })
+        #expect(byName["a.ndb"]?.previous?.validators(for: "https://a.example/f/")?.etag == "\"e-a.ndb\"")
+        #expect(byName["b.ndb"]?.previous?.validators(for: "https://a.example/f/") == nil)
+        #expect(byName["b.ndb"]?.previous?.sha256 == nil, "so the same bytes count as a change that repairs it")
+        #expect(plan.refetch["b.ndb"] == "f")
+        #expect(plan.notes.contains { $0.contains("b.ndb was deleted") && $0.contains("fetching it again") })
+    }
+
+    @Test func aHandEditedFileWithAGoodKeptCopyIsRepairedFromIt() {
+        let feed = Feed.files("f", ["a.ndb"])
+        var state = State.installed(["a.ndb": "f"])
+        state.feeds["f"]?.configDigest = Planner.digest(feed)
+        var facts = LiveFacts()
+        facts.present = ["a.ndb"]
+        facts.damaged = ["a.ndb": .modified]
+        facts.keptCopies = ["a.ndb": "/nonexistent/state/generations/4/a.ndb"]
+        let plan = Planner.plan(config: .make(feeds: [feed]), state: state, facts: facts, options: UpdateOptions(), now: now)
+        #expect(plan.repairs == ["a.ndb": "f"])
+        #expect(plan.refetch.isEmpty)
+        guard case .notDue? = plan.feeds.first?.decision else { Issue.record("a repair needs no download"); return }
+    }
+
+    @Test func disablingTheOfficialFeedHandsItsFilesBackInsteadOfDeletingThem() {
+        let state = State.installed(["daily.cld": "clamav", "main.cvd": "clamav", "a.ndb": "f"])
+        var facts = LiveFacts()
+        facts.present = ["daily.cld", "main.cvd", "a.ndb"]
+        let config = Configuration.make(feeds: [.official(enabled: false), Feed.files("f", ["a.ndb"], interval: 0)])
+        let plan = Planner.plan(config: config, state: state, facts: facts, options: UpdateOptions(), now: now)
+        #expect(plan.handbacks == ["daily.cld": "clamav", "main.cvd": "clamav"])
+        #expect(plan.drops.isEmpty)
+
+        // A third-party file that is no longer enabled is dropped.
+        let other = Configuration.make(feeds: [.official(), Feed.files("f", [], interval: 0)])
+        let second = Planner.plan(config: other, state: state, facts: facts, options: UpdateOptions(), now: now)
+        #expect(second.drops == ["a.ndb": "f"])
+        #expect(second.handbacks.isEmpty)
+    }
+
+    @Test func aFileSomeoneElseOwnsIsNotFetchedAndAFreshclamOnTheSameDirectoryBlocksTheOfficialFeed() {
+        var facts = LiveFacts()
+        facts.present = ["a.ndb"]
+        facts.freshclamConflict = "a freshclam daemon (pid 7) is running and updates /var/lib/clamav"
+        let config = Configuration.make(feeds: [.official(), Feed.files("f", ["a.ndb", "b.ndb"], interval: 0)])
+        let plan = Planner.plan(config: config, state: State(), facts: facts, options: UpdateOptions(), now: now)
+        guard case .fetch(let jobs, let conflicts)? = plan.feeds.first(where: { $0.feed.name == "f" })?.decision else {
+            Issue.record("f is due"); return
+        }
+        #expect(jobs.map(\.file.name) == ["b.ndb"])
+        #expect(conflicts == ["a.ndb"])
+        guard case .blocked(let why)? = plan.feeds.first(where: { $0.feed.name == "clamav" })?.decision else {
+            Issue.record("the official feed is blocked"); return
+        }
+        #expect(why.contains("systemctl disable --now clamav-freshclam"))
+    }
+}
+
+@Suite struct OutcomeAndRecordTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func staged(_ name: String, feed: String = "f") -> StagedFile {
+        var file = StagedFile(feed: feed, name: name, path: "/nonexistent/staging/\(name)", sha256: String(repeating: "b", count: 64),
+                              size: 20, signatures: 3)
+        file.mirror = "https://a.example/f/"
+        file.validators = Validators(etag: "\"new\"", lastModified: nil)
+        return file
+    }
+
+    func facts(state: State, feeds: [Feed], acquired: [String: [FileResult]], activation: Activation,
+               candidateFiles: [StagedFile]) -> RunFacts {
+        var plan = UpdatePlan()
+        plan.feeds = feeds.map { FeedPlan(feed: $0, decision: .fetch([], conflicts: []), digest: Planner.digest($0)) }
+        var acquisition = Acquisition()
+        for (feed, files) in acquired {
+            var entry = FeedAcquisition(feed: feed)
+            entry.files = files
+            acquisition.feeds[feed] = entry
+        }
+        let canary = Canary(name: "Sigctl.Canary.G5.x", payload: Data("p".utf8))
+        var gates = GateResult(candidate: Candidate(generation: 5, canary: canary, files: candidateFiles, drops: [:], replaced: [:]))
+        gates.verification = VerifyReport(ok: true, stage: "canary", signatures: 23, error: nil, messages: [],
+                                          loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: canary.name)
+        return RunFacts(config: .make(feeds: feeds), state: state, plan: plan, acquisition: acquisition, gates: gates,
+                        activation: activation, now: now)
+    }
+
+    @Test func aSetClamdRefusedIsNeitherReportedInstalledNorKeptNorRecorded() {
+        let state = State.installed(["a.ndb": "f"])
+        let run = facts(state: state, feeds: [Feed.files("f", ["a.ndb"])],
+                        acquired: ["f": [FileResult(name: "a.ndb", outcome: .staged(staged("a.ndb")))]],
+                        activation: .refused(generation: 5, lastVerdict: "clamd reported the canary clean",
+                                             restoration: .restored(generation: 4, proof: .confirmed(seconds: 0.2)), stamps: [:]),
+                        candidateFiles: [staged("a.ndb")])
+        let report = Outcome.report(run)
+        #expect(!report.installed)
+        #expect(report.generation == nil)
+        #expect(report.reload.result == .rolled_back)
+        #expect(report.exitCode == 3)
+        #expect(report.file("f", "a.ndb")?.status == .rejected)
+        #expect(report.file("f", "a.ndb")?.message?.contains("clamd did not load set 5") == true)
+        let (next, history) = Recorder.record(run, report: report)
+        #expect(next.live?.generation == 4, "the previous set is live again")
+        #expect(next.feeds["f"]?.files["a.ndb"]?.sha256 == String(repeating: "a", count: 64), "the refused file is not recorded")
+        #expect(history.statuses[5] == nil, "the refused set never becomes a kept set")
+        #expect(history.statuses[4] == .confirmed)
+        #expect(next.nextGeneration == 6)
+    }
+
+    @Test func aSetInstalledAndConfirmedWhileAnotherFeedFailedExitsOne() {
+        let state = State.installed(["a.ndb": "f"])
+        let live = LiveSet(generation: 5, canaryName: "Sigctl.Canary.G5.x", installedAt: now, confirmed: false, confirmedAt: nil,
+                           signatures: 23, owned: ["a.ndb", canaryFileName])
+        let run = facts(state: state, feeds: [Feed.files("f", ["a.ndb", "b.ndb"]), Feed.files("g", ["c.ndb"])],
+                        acquired: ["f": [FileResult(name: "a.ndb", outcome: .staged(staged("a.ndb"))),
+                                         FileResult(name: "b.ndb", outcome: .failed("https://a.example:443: HTTP 503"))],
+                                   "g": [FileResult(name: "c.ndb", outcome: .failed("https://c.example:443: HTTP 503"))]],
+                        activation: .installed(live, .confirmed(seconds: 0.3), stamps: [:]),
+                        candidateFiles: [staged("a.ndb")])
+        let report = Outcome.report(run)
+        #expect(report.installed)
+        #expect(report.exitCode == 1)
+        let (next, history) = Recorder.record(run, report: report)
+        #expect(next.live?.confirmed == true)
+        #expect(history.statuses[5] == .confirmed)
+        let record = next.feeds["f"]?.files["a.ndb"]
+        #expect(record?.validators(for: "https://a.example/f/")?.etag == "\"new\"")
+        #expect(record?.sha256 == String(repeating: "b", count: 64))
+        #expect(next.feeds["f"]?.lastCheck == state.feeds["f"]?.lastCheck, "a feed with a failed file is retried next run")
+        #expect(next.feeds["g"]?.lastCheck == nil)
+    }
+
+    @Test func oneCauseForElevenFilesIsOneProblem() {
+        let names = (1...11).map { "file\($0).ndb" }
+        let results = names.map {
+            FileResult(name: $0, outcome: .failed("https://mirror.example/sanesecurity/\($0): Could not resolve host: mirror.example"))
+        }
+        let run = facts(state: State(), feeds: [Feed.files("sanesecurity", names)], acquired: ["sanesecurity": results],
+                        activation: .nothing, candidateFiles: [])
+        let report = Outcome.report(run)
+        let problems = report.feeds.first { $0.name == "sanesecurity" }?.problems ?? []
+        #expect(problems.count == 1)
+        #expect(problems.first?.files.count == 11)
+        #expect(problems.first?.message == "https://mirror.example: Could not resolve host: mirror.example")
+        #expect(report.exitCode == 2)
+        let (next, _) = Recorder.record(run, report: report)
+        #expect((next.feeds["sanesecurity"]?.lastError?.count ?? 0) < 200, "\(next.feeds["sanesecurity"]?.lastError ?? "")")
+    }
+
+    @Test func anUnreachableClamdKeepsTheSetPendingAndUnconfirmed() {
+        let live = LiveSet(generation: 5, canaryName: "Sigctl.Canary.G5.x", installedAt: now, confirmed: false, confirmedAt: nil,
+                           signatures: 23, owned: ["a.ndb", canaryFileName])
+        let run = facts(state: State(), feeds: [Feed.files("f", ["a.ndb"])],
+                        acquired: ["f": [FileResult(name: "a.ndb", outcome: .staged(staged("a.ndb")))]],
+                        activation: .installed(live, .unreachable("cannot connect to clamd"), stamps: [:]),
+                        candidateFiles: [staged("a.ndb")])
+        let report = Outcome.report(run)
+        #expect(report.installed)
+        #expect(report.reload.result == .unreachable)
+        #expect(report.exitCode == 3)
+        let (next, history) = Recorder.record(run, report: report)
+        #expect(next.live?.generation == 5)
+        #expect(next.live?.confirmed == false)
+        #expect(history.statuses[5] == nil, "it stays pending until clamd shows its canary")
+    }
+}
+
+@Suite struct ReloadProverTests {
+    let canary = Canary(name: "Sigctl.Canary.G1.ab", payload: Data("payload".utf8))
+
+    @Test func clamdThatAcceptsAndNeverAnswersIsBoundedByTheTimeout() throws {
+        let clock = ManualClock()
+        let clamd = ScriptedClamd(clock: clock)
+        clamd.reloads = [.success("RELOADING"), .success("RELOADING")]
+        clamd.scans = [.hang(seconds: 3600)]
+        let start = clock.now()
+        let outcome = try ReloadProver(clamd: clamd, clock: clock, timeout: 30).reloadAndProve(canary)
+        guard case .unreachable(let why) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(why.contains("did not answer"))
+        #expect(clock.now().timeIntervalSince(start) <= 30.5, "reload_timeout bounds the whole proof")
+    }
+
+    @Test func theCanaryIsConfirmedOnceClamdShowsIt() throws {
+        let clock = ManualClock()
+        let clamd = ScriptedClamd(clock: clock)
+        clamd.reloads = [.success("RELOADING")]
+        clamd.scans = [.verdict(nil), .verdict("Old.Canary.UNOFFICIAL"), .verdict(canary.name + ".UNOFFICIAL")]
+        let outcome = try ReloadProver(clamd: clamd, clock: clock, timeout: 30).reloadAndProve(canary)
+        guard case .confirmed = outcome else { Issue.record("\(outcome)"); return }
+        #expect(clamd.scanCalls == 3)
+        #expect(clamd.reloadCalls == 1)
+    }
+
+    @Test func clamdThatAnswersButNeverShowsTheCanaryDidNotLoadTheSet() throws {
+        let clock = ManualClock()
+        let clamd = ScriptedClamd(clock: clock)
+        clamd.reloads = [.success("RELOADING"), .success("RELOADING")]
+        clamd.scans = [.verdict(nil)]
+        let outcome = try ReloadProver(clamd: clamd, clock: clock, timeout: 9).reloadAndProve(canary)
+        #expect(outcome == .notConfirmed(lastVerdict: "clamd reported the canary clean"))
+        #expect(clamd.reloadCalls == 2, "one RELOAD resend after a third of the time")
+    }
+
+    @Test func noSocketIsUnreachableAtOnce() throws {
+        let clock = ManualClock()
+        let clamd = ScriptedClamd(clock: clock)
+        clamd.reloads = [.failure(ClamdError(kind: .unreachable, message: "cannot connect to clamd: Connection refused"))]
+        let outcome = try ReloadProver(clamd: clamd, clock: clock, timeout: 30).reloadAndProve(canary)
+        #expect(outcome == .unreachable("cannot connect to clamd: Connection refused"))
+        #expect(clamd.scanCalls == 0)
+    }
+}
+
+@Suite struct FreshclamDetectorTests {
+    /// A fake /proc with one freshclam daemon started with `arguments`.
+    func proc(_ dir: TempDir, arguments: [String]) -> String {
+        dir.write("proc/4242/comm", "freshclam\n")
+        dir.write("proc/4242/cmdline", arguments.joined(separator: "\0") + "\0")
+        return dir.path + "/proc"
+    }
+
+    @Test func onlyAFreshclamUpdatingTheSameDirectoryIsAConflict() {
+        let dir = TempDir()
+        try? Files.makeDirectory(dir.path + "/db")
+        try? Files.makeDirectory(dir.path + "/mirror")
+        dir.write("other.conf", "DatabaseDirectory \(dir.path)/mirror\n")
+        dir.write("same.conf", "DatabaseDirectory \(dir.path)/db\n")
+        let elsewhere = proc(dir, arguments: ["/usr/bin/freshclam", "-d", "--config-file=\(dir.path)/other.conf"])
+        #expect(FreshclamDetector.conflict(databaseDir: dir.path + "/db", enabledUnits: [], proc: elsewhere) == nil)
+        let same = proc(dir, arguments: ["/usr/bin/freshclam", "-d", "--config-file", "\(dir.path)/same.conf"])
+        #expect(FreshclamDetector.conflict(databaseDir: dir.path + "/db", enabledUnits: [], proc: same)?.contains("pid 4242") == true)
+        let datadir = proc(dir, arguments: ["/usr/bin/freshclam", "--foreground", "--datadir=\(dir.path)/db"])
+        #expect(FreshclamDetector.conflict(databaseDir: dir.path + "/db", enabledUnits: [], proc: datadir) != nil)
+        // An enabled unit counts only with a configuration that updates the same directory.
+        dir.write("unit.service", "[Service]\nExecStart=/usr/bin/freshclam -d --foreground=true --config-file=\(dir.path)/other.conf\n")
+        #expect(FreshclamDetector.conflict(databaseDir: dir.path + "/db", enabledUnits: [dir.path + "/unit.service"],
+                                           proc: dir.path + "/empty") == nil)
+    }
+}
+
+@Suite struct SilencingPolicyTests {
+    @Test func anIgnoreListMayNameOnlyTheFeedsOwnSignatures() throws {
+        let dir = TempDir()
+        let own = dir.write("ss/jurlbl.ndb", "Sanesecurity.Jurlbl.1:0:*:41424344\nSanesecurity.Jurlbl.2:0:*:45464748\n")
+        let other = dir.write("uh/urlhaus.ndb", "Urlhaus.Url.1:4:*:41414141\n")
+        var feed = Feed.files("ss", ["sigwhitelist.ign2", "jurlbl.ndb"])
+        let config = Configuration.make(feeds: [feed])
+        func check(_ entries: String) -> String? {
+            let path = dir.write("ss/sigwhitelist.ign2", entries)
+            let file = StagedFile(feed: "ss", name: "sigwhitelist.ign2", path: path, sha256: "x", size: 1, signatures: 1)
+            return SilencingPolicy.check([file], config: config, ownFiles: ["ss": [own]], others: ["urlhaus": [other]])["sigwhitelist.ign2"]
+        }
+        #expect(check("Sanesecurity.Jurlbl.2\n") == nil, "its own signature")
+        #expect(check("Sanesecurity.Withdrawn.77\n") == nil, "a withdrawn name under its own prefix")
+        let official = try #require(check("Sanesecurity.Jurlbl.1\nWin.Trojan.Agent-1\n"))
+        #expect(official.contains("Win.Trojan.Agent-1 (a ClamAV name)"))
+        #expect(official.contains("may_silence = true in /etc/sigctl/feeds.d/ss.toml"))
+        #expect(try #require(check("Urlhaus.Url.1\n")).contains("Urlhaus.Url.1 (defined by urlhaus urlhaus.ndb)"))
+        feed.maySilence = true
+        let allowed = SilencingPolicy.check([StagedFile(feed: "ss", name: "sigwhitelist.ign2", path: dir.path + "/ss/sigwhitelist.ign2",
+                                                        sha256: "x", size: 1, signatures: 1)],
+                                            config: .make(feeds: [feed]), ownFiles: [:], others: ["urlhaus": [other]])
+        #expect(allowed.isEmpty)
+    }
+
+    @Test func configurationAndAllowListsNeedThePermission() {
+        let dir = TempDir()
+        var feed = Feed.files("f", ["x.ftm", "y.cfg", "z.fp", "w.wdb", "ok.ndb"])
+        func files() -> [StagedFile] {
+            ["x.ftm", "y.cfg", "z.fp", "w.wdb", "ok.ndb"].map {
+                StagedFile(feed: "f", name: $0, path: dir.write($0, "x\n"), sha256: "x", size: 2, signatures: 1)
+            }
+        }
+        let refused = SilencingPolicy.check(files(), config: .make(feeds: [feed]), ownFiles: [:], others: [:])
+        #expect(Set(refused.keys) == ["x.ftm", "y.cfg", "z.fp", "w.wdb"])
+        #expect(refused["x.ftm"]?.contains("file-type detection") == true)
+        #expect(refused["y.cfg"]?.contains("may_configure = true") == true)
+        feed.mayConfigure = true
+        feed.maySilence = true
+        #expect(SilencingPolicy.check(files(), config: .make(feeds: [feed]), ownFiles: [:], others: [:]).isEmpty)
+    }
+}
+
+extension UpdateReport {
+    func file(_ feed: String, _ name: String) -> FileReport? {
+        feeds.first { $0.name == feed }?.files.first { $0.name == name }
+    }
+}
