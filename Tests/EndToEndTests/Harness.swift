@@ -459,3 +459,21 @@ extension Sandbox {
         #expect(debris.isEmpty, "staging debris in the database directory: \(debris)", sourceLocation: sourceLocation)
     }
 }
+
+/// A clamd impostor (Tests/Support/fake_clamd.py) on a socket in the sandbox: one that
+/// answers RELOAD but never loads anything, or, with `silent`, one that never answers.
+final class FakeClamd {
+    let socket: String
+    let process = Process()
+
+    init(_ box: Sandbox, silent: Bool = false) throws {
+        socket = box.root + (silent ? "/silent.sock" : "/fake.sock")
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [Paths.packageRoot + "/Tests/Support/fake_clamd.py", socket] + (silent ? ["--silent"] : [])
+        try process.run()
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) { usleep(10_000) }
+        guard FileManager.default.fileExists(atPath: socket) else { throw HarnessError("fake clamd did not start") }
+    }
+
+    deinit { stopProcess(process) }
+}

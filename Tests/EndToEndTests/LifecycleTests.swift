@@ -96,14 +96,8 @@ import Testing
         let before = try box.liveSnapshot().filter { $0.key != canaryFileName }
 
         // A clamd impostor accepts RELOAD but never loads anything.
-        let fakeSocket = box.root + "/fake.sock"
-        let fake = Process()
-        fake.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        fake.arguments = [Paths.packageRoot + "/Tests/Support/fake_clamd.py", fakeSocket]
-        try fake.run()
-        defer { stopProcess(fake) }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: fakeSocket) { Thread.sleep(forTimeInterval: 0.05) }
-        try box.writeSettings("clamd = \"unix:\(fakeSocket)\"", reloadTimeout: "3s")
+        let fake = try FakeClamd(box)
+        try box.writeSettings("clamd = \"unix:\(fake.socket)\"", reloadTimeout: "3s")
         try box.publish(feed: "f", file: "a.ndb", v1.text + GeneratedSignatures.ndb("Test.Never", count: 1).text)
 
         let (result, report) = try box.update()

@@ -229,4 +229,94 @@ struct OfficialTests {
         #expect(manifest.files.keys.contains { $0.hasPrefix("test.c") })
         #expect(manifest.files.count == 2)
     }
+
+    /// The clamav feed's definition, enabled or not.
+    func writeOfficialFeed(_ box: Sandbox, enabled: Bool) throws {
+        try box.writeFeed("clamav", """
+            kind = "official"
+            enabled = \(enabled)
+            databases = ["test"]
+            mirrors = ["\(box.mirror.url("clamav"))"]
+            private_mirror = true
+            dns = "none"
+            interval = "0s"
+            """)
+    }
+
+    @Test func disablingTheOfficialFeedHandsTheFilesBackToFreshclam() throws {
+        let box = try setUp()
+        #expect(try box.update().0.status == 0)
+        let live = try liveTest(box)
+        let name = (live as NSString).lastPathComponent
+        #expect(try box.state().live?.owned.contains(name) == true, "sigctl took the file over")
+
+        try writeOfficialFeed(box, enabled: false)
+        let (result, report) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(report?.file("clamav", name)?.status == .handed_back)
+        #expect(report?.file("clamav", name)?.message?.contains("left in place") == true)
+        #expect(FileManager.default.fileExists(atPath: live), "the official database stays in place")
+        #expect(try cvdVersion(live) == 6)
+        #expect(try box.state().live?.owned.contains(name) == false, "and sigctl no longer owns it")
+        #expect(try box.clamd.scan(Self.sobig) == "Win.Worm.Sobig-1")
+
+        // Later changes of other feeds leave it alone too.
+        try box.publish(feed: "third", file: "t.ndb", GeneratedSignatures.ndb("Test.After", count: 1).text)
+        try box.writeFeed("third", files: ["t.ndb"])
+        #expect(try box.update().0.status == 0)
+        #expect(try cvdVersion(live) == 6)
+    }
+
+    @Test func aRollbackAcrossTheMigrationKeepsTheCurrentOfficialDatabases() throws {
+        let box = try setUp()
+        // Set 1: third-party only, while freshclam still owned the official files.
+        try writeOfficialFeed(box, enabled: false)
+        let sigs = GeneratedSignatures.ndb("Test.Before", count: 1)
+        try box.publish(feed: "third", file: "t.ndb", sigs.text)
+        try box.writeFeed("third", files: ["t.ndb"])
+        #expect(try box.update().0.status == 0)
+        // Set 2: sigctl takes the official database over (3 → 6).
+        try writeOfficialFeed(box, enabled: true)
+        #expect(try box.update().0.status == 0)
+        #expect(try cvdVersion(try liveTest(box)) == 6)
+
+        let rollback = try box.sigctl(["rollback"])
+        #expect(rollback.status == 0, "\(rollback.stderr)")
+        #expect(rollback.stdout.contains("set 1 live"), "\(rollback.stdout)")
+        #expect(rollback.stdout.contains("official databases left as they are: test.c"), "\(rollback.stdout)")
+        #expect(try cvdVersion(try liveTest(box)) == 6, "the official database is not taken away or back")
+        #expect(try box.clamd.scan(Self.sobig) == "Win.Worm.Sobig-1")
+        #expect(try box.clamd.scan(sigs.samples["Test.Before-1"]!) == "Test.Before-1.UNOFFICIAL")
+    }
+
+    @Test func freshclamsClientIdAndCoolDownAreCarriedOver() throws {
+        // A freshclam.dat as libfreshclam writes it, left by "freshclam" in the database directory.
+        let donor = try setUp(startClamd: false)
+        try donor.writeSettings("clamd = \"none\"")
+        #expect(try donor.update().0.status == 0)
+        let dat = try Data(contentsOf: URL(fileURLWithPath: donor.stateDir + "/freshclam.dat"))
+
+        let box = try setUp()
+        try dat.write(to: URL(fileURLWithPath: box.dbDir + "/freshclam.dat"))
+        let (result, _) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        let carried = try Data(contentsOf: URL(fileURLWithPath: box.stateDir + "/freshclam.dat"))
+        #expect(carried.subdata(in: 17..<53) == dat.subdata(in: 17..<53), "the client UUID survives the migration")
+    }
+
+    @Test func theLibfreshclamChildKilledAloneIsAFailureAndTheLiveSetStays() throws {
+        let box = try setUp()
+        let run = try BackgroundRun(box, ["update"], failpoints: "freshclam-child.started=pause")
+        let child = try run.waitForPause("freshclam-child.started")
+        #expect(child != run.process.processIdentifier)
+        kill(child, SIGKILL)
+        let result = run.wait()
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("libfreshclam child was killed by signal 9"), "\(result.stderr)")
+        #expect(try cvdVersion(try liveTest(box)) == 3)
+        #expect(try box.clamd.scan(Self.eicar)?.hasPrefix("Eicar-Test-Signature") == true)
+        let (next, _) = try box.update()
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(try cvdVersion(try liveTest(box)) == 6)
+    }
 }

@@ -26,6 +26,20 @@ import Testing
         #expect(jobs(changed, "f")?.map(\.file.name) == ["a.ndb", "b.ndb"])
     }
 
+    @Test func aReEnabledFileIsDueAtOnceButARejectedOneWaitsForTheInterval() {
+        let feed = Feed.files("f", ["a.ndb", "b.ndb"])
+        var state = State.installed(["a.ndb": "f"])
+        state.feeds["f"]?.configDigest = Planner.digest(feed)
+        var facts = LiveFacts()
+        facts.present = ["a.ndb"]
+        let due = Planner.plan(config: .make(feeds: [feed]), state: state, facts: facts, options: UpdateOptions(), now: now)
+        #expect(jobs(due, "f") != nil, "b.ndb was enabled again after it had been dropped")
+        state.feeds["f"]?.files["b.ndb"] = FileState()
+        state.feeds["f"]?.files["b.ndb"]?.lastError = "rejected: blank line"
+        let waiting = Planner.plan(config: .make(feeds: [feed]), state: state, facts: facts, options: UpdateOptions(), now: now)
+        guard case .notDue? = waiting.feeds.first?.decision else { Issue.record("a rejected file waits"); return }
+    }
+
     @Test func validatorsAreSentOnlyForAFileThatIsThereAsInstalled() {
         let feed = Feed.files("f", ["a.ndb", "b.ndb"], interval: 0)
         let state = State.installed(["a.ndb": "f", "b.ndb": "f"])

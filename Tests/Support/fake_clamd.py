@@ -3,7 +3,10 @@
 unix socket, answers PING, VERSION and RELOAD, but reports every INSTREAM scan
 clean. It stands for a clamd that accepts RELOAD yet never loads the new set.
 
-Usage: python3 fake_clamd.py SOCKET_PATH
+With --silent it accepts every connection and never answers anything: a clamd
+that hangs.
+
+Usage: python3 fake_clamd.py SOCKET_PATH [--silent]
 """
 import os
 import signal
@@ -13,7 +16,14 @@ import sys
 import threading
 
 
+SILENT = "--silent" in sys.argv[2:]
+HELD = []
+
+
 def handle(conn):
+    if SILENT:
+        HELD.append(conn)  # keep it open, say nothing
+        return
     with conn:
         data = b""
         while b"\0" not in data and b"\n" not in data:

@@ -105,7 +105,12 @@ public enum Planner {
         let feedState = state.feeds[feed.name]
         let changedConfig = feedState?.configDigest != nil && feedState?.configDigest != digest(feed)
         let needsRefetch = refetch.values.contains(feed.name)
-        if options.feeds.isEmpty, !changedConfig, !needsRefetch, let last = feedState?.lastCheck,
+        // An enabled file that is not installed and did not fail its last check (newly
+        // enabled, or re-enabled after it was dropped) makes the feed due at once.
+        let missing = feed.official == nil && feed.enabledFiles.contains { file in
+            !owned.contains(file.name) && feedState?.files[file.name]?.lastError == nil
+        }
+        if options.feeds.isEmpty, !changedConfig, !needsRefetch, !missing, let last = feedState?.lastCheck,
            now.timeIntervalSince(last) < TimeInterval(feed.interval) {
             let next = last.addingTimeInterval(TimeInterval(feed.interval))
             return .notDue("next check after \(Fetcher.format(next)) (interval \(DurationParser.format(feed.interval)))")
