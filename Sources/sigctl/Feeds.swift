@@ -18,11 +18,11 @@ struct Feeds: ParsableCommand {
             for feed in config.feeds {
                 if let official = feed.official {
                     print("\(feed.name): \(feed.enabled ? "enabled" : "disabled"), every \(DurationParser.format(feed.interval)), official databases \(official.databases.joined(separator: ", ")) through libfreshclam (CVD signatures), DNS \(official.dns ?? "none")\(official.privateMirror ? ", private mirror" : "")")
-                    for mirror in feed.mirrors { print("  mirror \(mirror)") }
+                    for mirror in feed.mirrors { print("  mirror \(Redact.url(mirror))") }
                     continue
                 }
                 print("\(feed.name): \(feed.enabled ? "enabled" : "disabled"), every \(DurationParser.format(feed.interval)), integrity \(feed.integrity.rawValue)\(feed.gpgFingerprint.map { " (key \($0))" } ?? "")")
-                for mirror in feed.mirrors { print("  mirror \(mirror)") }
+                for mirror in feed.mirrors { print("  mirror \(Redact.url(mirror))") }
                 for file in feed.files {
                     print("  \(file.name.padding(toLength: 34, withPad: " ", startingAt: 0)) risk \(file.risk.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))\(file.enabled ? "enabled" : "disabled")\(file.gzip ? ", gzip" : "")")
                 }

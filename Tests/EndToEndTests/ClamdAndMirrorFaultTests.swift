@@ -260,6 +260,51 @@ import Testing
     }
 }
 
+/// Secrets in URLs and who may read the state.
+@Suite(.serialized) struct SecretsTests {
+    @Test func aPersonalIdInTheMirrorURLNeverReachesStateLogsJSONOrStatus() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let id = String(repeating: "5ecre7", count: 20)
+        let mirror = box.mirror.url("get/\(id)/")
+        try box.publish(feed: "get/\(id)", file: "good.hdb", "\(try ClamAV.hash("md5", Data("secret test sample".utf8))):18:Test.Secret\n")
+        try box.writeFeed("si", files: ["good.hdb", "missing.hdb", "busy.hdb"], mirrors: [mirror])
+        try box.mirror.setFaults(["/get/\(id)/busy.hdb": ["status": 429, "retry_after": 3600]])
+        let (result, report) = try box.update()
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(report?.file("si", "missing.hdb")?.message?.contains("get/REDACTED/missing.hdb") == true,
+                "\(report?.file("si", "missing.hdb")?.message ?? "")")
+        let verbose = try box.sigctl(["update", "-vv", "--force"])
+        let status = try box.sigctl(["status", "--json"])
+        let feeds = try box.sigctl(["feeds"])
+        var everything = result.stdout + result.stderr + verbose.stdout + verbose.stderr + status.stdout + feeds.stdout
+        for file in try FileManager.default.subpathsOfDirectory(atPath: box.stateDir) {
+            if let data = FileManager.default.contents(atPath: box.stateDir + "/" + file) { everything += String(decoding: data, as: UTF8.self) }
+        }
+        #expect(!everything.contains(id), "the id leaked")
+        #expect(feeds.stdout.contains("get/REDACTED/"))
+    }
+
+    @Test func stateIsReadableOnlyByItsOwnerAndStatusSaysWhatToDo() throws {
+        guard geteuid() == 0, getpwnam("clamav") != nil else { return }
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"")
+        try box.publish(feed: "f", file: "a.ndb", GeneratedSignatures.ndb("Test.Perm", count: 1).text)
+        try box.writeFeed("f", files: ["a.ndb"])
+        #expect(try box.update().0.status == 0)
+        chmod(box.root, 0o755)
+        for path in [box.configDir, box.configDir + "/feeds.d", box.stateDir] { chmod(path, 0o755) }
+        var st = stat()
+        stat(box.stateDir + "/state.json", &st)
+        #expect(st.st_mode & 0o777 == 0o600)
+        let asClamav = try runProgram("/usr/bin/setpriv", ["--reuid=clamav", "--regid=clamav", "--init-groups", Paths.sigctl,
+                                                           "status", "--config", box.configDir])
+        #expect(asClamav.status == 2, "\(asClamav.stderr)")
+        #expect(asClamav.stderr.contains("state.json: Permission denied"), "\(asClamav.stderr)")
+        #expect(asClamav.stderr.contains("run this command as that user or as root"))
+    }
+}
+
 /// A full disk, with a real tmpfs of a few hundred KiB (root only; skipped elsewhere).
 @Suite(.serialized, .enabled(if: TmpfsDisk.available, "needs root to mount a small tmpfs: full-disk tests skipped"))
 struct FullDiskTests {

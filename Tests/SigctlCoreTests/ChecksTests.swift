@@ -142,3 +142,25 @@ import Testing
         #expect(!canary.matches(other.name + ".UNOFFICIAL"))
     }
 }
+
+@Suite struct RedactTests {
+    static let id = String(repeating: "0123456789abcdef", count: 8)
+
+    @Test func secretsInURLsAreRedactedAndFileNamesKept() {
+        #expect(Redact.url("https://www.securiteinfo.com/get/signatures/\(Self.id)/securiteinfo.hdb")
+            == "https://www.securiteinfo.com/get/signatures/REDACTED/securiteinfo.hdb")
+        #expect(Redact.url("https://user:pw@mirror.example/f/a.ndb?key=s3cret&x=1") == "https://REDACTED@mirror.example/f/a.ndb?key=REDACTED&x=REDACTED")
+        #expect(Redact.url("http://127.0.0.1:8080/sanesecurity/phish.ndb") == "http://127.0.0.1:8080/sanesecurity/phish.ndb")
+        let text = "https://a.example/get/\(Self.id)/x.hdb: HTTP 404; https://b.example/x.hdb: timeout"
+        #expect(Redact.text(text) == "https://a.example/get/REDACTED/x.hdb: HTTP 404; https://b.example/x.hdb: timeout")
+    }
+
+    @Test func validatorsAreStoredUnderTheRedactedMirror() throws {
+        var file = FileState()
+        let mirror = "https://www.securiteinfo.com/get/signatures/\(Self.id)/"
+        file.setValidators(Validators(etag: "\"e\"", lastModified: nil), for: mirror)
+        #expect(file.validators(for: mirror)?.etag == "\"e\"")
+        let json = String(decoding: try JSONEncoder.sigctl.encode(file), as: UTF8.self)
+        #expect(!json.contains(Self.id))
+    }
+}

@@ -5,6 +5,7 @@ import Foundation
 /// the next attempt at the same URL asks only for the rest (`Range` plus
 /// `If-Range`: a mirror whose file changed meanwhile sends it whole instead).
 struct Partial: Codable {
+    /// sha256 of the URL (the URL itself may carry a secret).
     var url: String
     var etag: String
     var bytes: Int64
@@ -19,7 +20,7 @@ struct Partial: Codable {
         let (data, meta) = paths(root, feed: feed, file: file)
         guard let json = FileManager.default.contents(atPath: meta),
               let partial = try? JSONDecoder().decode(Partial.self, from: json),
-              partial.url == url, Files.size(data) == partial.bytes, partial.bytes > 0 else { return nil }
+              partial.url == digest(url), Files.size(data) == partial.bytes, partial.bytes > 0 else { return nil }
         return partial
     }
 
@@ -41,7 +42,7 @@ struct Partial: Codable {
             } else {
                 return
             }
-            let partial = Partial(url: url, etag: etag, bytes: Files.size(data) ?? 0)
+            let partial = Partial(url: digest(url), etag: etag, bytes: Files.size(data) ?? 0)
             try Files.writeAtomically(try JSONEncoder().encode(partial), to: meta)
         } catch {
             discard(root, feed: feed, file: file)
@@ -59,6 +60,8 @@ struct Partial: Codable {
         guard rename(data, rest) == 0 else { throw SystemError.errno("rename", path: rest) }
         discard(root, feed: feed, file: file)
     }
+
+    static func digest(_ url: String) -> String { (try? ClamAV.hash("sha256", Data(url.utf8))) ?? url }
 
     static func discard(_ root: String, feed: String, file: String) {
         let (data, meta) = paths(root, feed: feed, file: file)

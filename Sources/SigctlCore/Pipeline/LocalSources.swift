@@ -38,3 +38,9 @@ struct RepairSource {
         }
     }
 }
+
+/// sigctl's own allow list file (`sigctl-allow.ign2`).
+public enum AllowList {
+    public static func content(_ names: [String]) -> Data { Data((names.sorted().joined(separator: "\n") + "\n").utf8) }
+    public static func digest(_ names: [String]) -> String? { try? ClamAV.hash("sha256", content(names)) }
+}

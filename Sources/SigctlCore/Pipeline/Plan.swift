@@ -181,9 +181,3 @@ public enum Planner {
         return String(format: "%016llx", hash)
     }
 }
-
-/// sigctl's own allow list file (`sigctl-allow.ign2`).
-public enum AllowList {
-    public static func content(_ names: [String]) -> Data { Data((names.sorted().joined(separator: "\n") + "\n").utf8) }
-    public static func digest(_ names: [String]) -> String? { try? ClamAV.hash("sha256", content(names)) }
-}

@@ -45,7 +45,7 @@ public enum Recorder {
                 case .staged:
                     record.lastError = report.feeds.first { $0.name == feedName }?.files.first { $0.name == result.name }?.message
                 case .failed(let message), .rejected(let message):
-                    record.lastError = message
+                    record.lastError = Redact.text(message)
                 case .deferred:
                     break
                 }

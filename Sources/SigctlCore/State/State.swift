@@ -49,8 +49,9 @@ public struct FileState: Codable, Sendable {
 
     public init() {}
 
+    /// Validators are keyed by the mirror's redacted URL: no secret reaches state.json.
     public func validators(for mirror: String) -> Validators? {
-        if let found = validators?[mirror] { return found }
+        if let found = validators?[Redact.url(mirror)] { return found }
         if self.mirror == mirror, etag != nil || lastModified != nil { return Validators(etag: etag, lastModified: lastModified) }
         return nil
     }
@@ -63,7 +64,7 @@ public struct FileState: Codable, Sendable {
         etag = nil
         lastModified = nil
         self.mirror = nil
-        all[mirror] = value.flatMap { $0.isEmpty ? nil : $0 }
+        all[Redact.url(mirror)] = value.flatMap { $0.isEmpty ? nil : $0 }
         validators = all.isEmpty ? nil : all
     }
 

@@ -22,7 +22,7 @@ public final class Log: Sendable {
     private func emit(_ message: String, at required: Level, prefix: String) {
         guard level >= required else { return }
         lock.withLock { _ in
-            FileHandle.standardError.write(Data((prefix + message + "\n").utf8))
+            FileHandle.standardError.write(Data((prefix + Redact.text(message) + "\n").utf8))
         }
     }
 

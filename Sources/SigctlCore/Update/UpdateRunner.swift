@@ -52,13 +52,16 @@ public struct UpdateRunner {
                                            plan: plan, acquisition: acquisition, local: local)
         var gates: GateResult?
         var activation = Activation.nothing
+        var activateSeconds = 0.0
         let activator = Activator(context: context, config: config, layout: layout)
         if !candidate.isEmpty {
             let checked = try Gates(context: context, config: config, layout: layout, force: options.force).run(candidate, state: state)
             try context.reach("update.verified")
             gates = checked
             if checked.installable {
+                let start = context.clock.now()
                 activation = try activator.activate(checked, state: state, released: Set(plan.handbacks.keys), reason: "update")
+                activateSeconds = context.clock.now().timeIntervalSince(start)
             }
         }
         if case .nothing = activation, let live = state.live, !live.confirmed {
@@ -68,7 +71,14 @@ public struct UpdateRunner {
         var run = RunFacts(config: config, state: state, plan: plan, acquisition: acquisition, gates: gates,
                            activation: activation, now: context.clock.now())
         run.notes = opened.notes
-        let report = Outcome.report(run)
+        var report = Outcome.report(run)
+        if case .installed(_, let proof, _) = activation {
+            // Install is the activation less the wait for clamd's proof.
+            let proven: Double
+            if case .confirmed(let seconds) = proof { proven = seconds } else { proven = 0 }
+            report.phases["install"] = max(0, activateSeconds - proven)
+            report.phases["reload"] = proven
+        }
         let (next, history) = Recorder.record(run, report: report)
         try commit(next, history: history)
         return report
@@ -95,36 +105,6 @@ public struct UpdateRunner {
         if config.clamd.loadOptions.officialDatabaseOnly && config.feeds.contains(where: { $0.enabled && $0.official == nil }) {
             throw CommandError("\(config.clamd.path) has OfficialDatabaseOnly yes: clamd ignores every third-party database and sigctl's canary",
                                hint: "set OfficialDatabaseOnly no, or disable the third-party feeds", exit: .config)
-        }
-    }
-}
-
-/// `sigctl allow` changes, applied to the state under the lock before planning.
-enum AllowChanges {
-    static func apply(_ options: UpdateOptions, to state: State) throws -> State {
-        guard !options.allow.isEmpty || !options.disallow.isEmpty else { return state }
-        var state = state
-        var allowed = state.allowed ?? [:]
-        for name in options.disallow where allowed.removeValue(forKey: name) == nil {
-            throw CommandError("\(name) is not on sigctl's allow list", hint: "`sigctl status` lists the allowed signatures", exit: .usage)
-        }
-        for (name, entry) in options.allow { allowed[name] = entry }
-        state.allowed = allowed
-        return state
-    }
-}
-
-/// Pruning of kept sets and their canaries.
-struct History {
-    let layout: Layout
-    let keep: Int
-
-    func prune(live: Int?) {
-        layout.generations.prune(keep: keep, live: live)
-        let kept = Set(Files.list(layout.generations.root).compactMap(Int.init)).union(live.map { [$0] } ?? [])
-        for entry in Files.list(layout.canaryDir) {
-            guard let id = Int(entry.replacingOccurrences(of: ".bin", with: "")), !kept.contains(id) else { continue }
-            unlink(layout.canaryDir + "/" + entry)
         }
     }
 }

@@ -1,0 +1,229 @@
+import Foundation
+import TOMLKit
+
+/// Reads and checks the config directory.
+public enum ConfigLoader {
+    /// The config directory: `--config`, else `SIGCTL_CONFIG`, else /etc/sigctl.
+    public static func directory(option: String?) -> String {
+        if let option, !option.isEmpty { return option }
+        if let env = ProcessInfo.processInfo.environment["SIGCTL_CONFIG"], !env.isEmpty { return env }
+        return "/etc/sigctl"
+    }
+
+    public static func load(directory: String) throws -> Configuration {
+        var warnings: [String] = []
+        let settingsPath = directory + "/sigctl.toml"
+        var settings = Settings(configDir: directory)
+        if FileManager.default.fileExists(atPath: settingsPath) {
+            let document = try Document(path: settingsPath)
+            try readSettings(document, into: &settings, warnings: &warnings)
+        } else if !Files.isDirectory(directory) {
+            throw ConfigError(file: directory, "the config directory does not exist; create it or pass --config DIR")
+        }
+
+        var feeds: [Feed] = []
+        let feedsDir = directory + "/feeds.d"
+        for entry in Files.list(feedsDir) where entry.hasSuffix(".toml") {
+            let document = try Document(path: feedsDir + "/" + entry)
+            let feed = try readFeed(document, defaultName: String(entry.dropLast(5)), warnings: &warnings)
+            if let other = feeds.first(where: { $0.name == feed.name }) {
+                throw ConfigError(file: document.path, line: document.line(of: "name"), key: "name",
+                                  "feed name '\(feed.name)' is already used by \(other.source)")
+            }
+            feeds.append(feed)
+        }
+        try checkFileNamesAreUnique(feeds)
+
+        var clamd: ClamdConf
+        if FileManager.default.fileExists(atPath: settings.clamdConf) {
+            clamd = try ClamdConf.read(settings.clamdConf)
+            if settings.clamdOverride == nil && clamd.address == nil {
+                throw ConfigError(file: settingsPath, key: "clamd",
+                                  "\(settings.clamdConf) has no LocalSocket (absolute path) or TCPSocket, so sigctl cannot reach clamd; set clamd = \"unix:/path\", \"tcp:host:port\" or \"none\"")
+            }
+            if let dbdir = clamd.databaseDirectory,
+               URL(fileURLWithPath: dbdir).standardizedFileURL.path != URL(fileURLWithPath: settings.databaseDir).standardizedFileURL.path {
+                warnings.append("\(settings.clamdConf) has DatabaseDirectory \(dbdir) but sigctl installs into \(settings.databaseDir): clamd will not see sigctl's files; make them the same")
+            }
+        } else if settings.clamdOverride != nil {
+            clamd = ClamdConf(path: settings.clamdConf)
+            warnings.append("\(settings.clamdConf) does not exist: verifying with clamd's default load options")
+        } else {
+            throw ConfigError(file: settingsPath, key: "clamd_conf",
+                              "\(settings.clamdConf) does not exist; point clamd_conf at clamd's configuration, or set clamd = \"unix:/path\" or \"none\"")
+        }
+        return Configuration(settings: settings, feeds: feeds, clamd: clamd, warnings: warnings)
+    }
+
+    private static func checkFileNamesAreUnique(_ feeds: [Feed]) throws {
+        var owner: [String: String] = [:]
+        for feed in feeds where feed.enabled {
+            for file in feed.enabledFiles {
+                if let other = owner[file.name] {
+                    throw ConfigError(file: feed.source, key: "files",
+                                      "file \(file.name) is also delivered by feed '\(other)'; disable it in one of them")
+                }
+                owner[file.name] = feed.name
+            }
+        }
+    }
+
+    static let settingsKeys: Set<String> = [
+        "database_dir", "state_dir", "clamd_conf", "clamd", "sleep", "keep_generations", "connect_timeout",
+        "stall_timeout", "max_file_size", "user_agent", "proxy", "verify_memory_limit", "verify_timeout",
+        "reload_timeout", "max_connections_per_host", "verify_scope", "ham_corpus", "detect_corpus",
+    ]
+
+    private static func readSettings(_ doc: Document, into settings: inout Settings, warnings: inout [String]) throws {
+        let table = doc.table
+        doc.warnUnknown(table, allowed: settingsKeys, warnings: &warnings)
+        if let v = try doc.path("database_dir", in: table) { settings.databaseDir = v }
+        if let v = try doc.path("state_dir", in: table) { settings.stateDir = v }
+        if let v = try doc.path("clamd_conf", in: table) { settings.clamdConf = v }
+        if let v = try doc.string("clamd", in: table) {
+            if v == "none" {
+                settings.clamdOverride = .some(nil)
+            } else if let address = ClamdAddress.parse(v) {
+                settings.clamdOverride = .some(address)
+            } else {
+                throw doc.error("clamd", "must be \"unix:/path\", \"tcp:host:port\" or \"none\", found \"\(v)\"")
+            }
+        }
+        if let v = try doc.string("sleep", in: table, orInteger: true) {
+            guard let range = DurationParser.range(v) else {
+                throw doc.error("sleep", "must be a range such as \"30s-600s\", a duration, or \"0\"; found \"\(v)\"")
+            }
+            settings.sleep = range
+        }
+        if let v = try doc.int("keep_generations", in: table, range: 1...100) { settings.keepGenerations = v }
+        if let v = try doc.duration("connect_timeout", in: table) { settings.connectTimeout = max(1, v) }
+        if let v = try doc.duration("stall_timeout", in: table) { settings.stallTimeout = max(1, v) }
+        if let v = try doc.size("max_file_size", in: table) { settings.maxFileSize = v }
+        if let v = try doc.string("user_agent", in: table) { settings.userAgent = v }
+        if let v = try doc.string("proxy", in: table) { settings.proxy = v.isEmpty ? nil : v }
+        if let v = try doc.size("verify_memory_limit", in: table) { settings.verifyMemoryLimit = v }
+        if let v = try doc.duration("verify_timeout", in: table) { settings.verifyTimeout = max(1, v) }
+        if let v = try doc.duration("reload_timeout", in: table) { settings.reloadTimeout = max(1, v) }
+        if let v = try doc.int("max_connections_per_host", in: table, range: 1...8) { settings.maxConnectionsPerHost = v }
+        if let v = try doc.path("ham_corpus", in: table) { settings.hamCorpus = v }
+        if let v = try doc.path("detect_corpus", in: table) { settings.detectCorpus = v }
+        if let v = try doc.string("verify_scope", in: table) {
+            guard let scope = VerifyScope(rawValue: v) else {
+                throw doc.error("verify_scope", "must be \"set\" (verify everything clamd will load) or \"changed\" (only the new files)")
+            }
+            settings.verifyScope = scope
+        }
+    }
+
+    static let feedKeys: Set<String> = [
+        "name", "kind", "enabled", "mirrors", "interval", "integrity", "gpg_key_url", "gpg_fingerprint", "files", "ham_corpus",
+        "may_silence", "may_configure",
+    ]
+    static let fileKeys: Set<String> = ["name", "risk", "enabled", "url", "compressed"]
+    static let officialKeys: Set<String> = ["name", "kind", "enabled", "mirrors", "interval", "databases", "private_mirror", "dns"]
+
+    /// A `kind = "official"` feed: no [[files]]; databases, mirrors, DNS and private-mirror mode.
+    private static func readOfficialFeed(_ doc: Document, into feed: inout Feed, warnings: inout [String]) throws -> Feed {
+        doc.warnUnknown(doc.table, allowed: officialKeys, warnings: &warnings)
+        var official = OfficialSettings()
+        if let databases = try doc.strings("databases", in: doc.table) {
+            guard !databases.isEmpty, databases.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || "-_".contains($0) } }) else {
+                throw doc.error("databases", "must list database names such as \"main\", \"daily\", \"bytecode\"")
+            }
+            official.databases = databases
+        }
+        if let privateMirror = try doc.bool("private_mirror", in: doc.table) { official.privateMirror = privateMirror }
+        if let dns = try doc.string("dns", in: doc.table) {
+            official.dns = dns == "none" || dns.isEmpty ? nil : dns
+        }
+        if feed.mirrors.isEmpty { feed.mirrors = ["https://database.clamav.net"] }
+        feed.official = official
+        return feed
+    }
+
+    private static func readFeed(_ doc: Document, defaultName: String, warnings: inout [String]) throws -> Feed {
+        let table = doc.table
+        var feed = Feed(name: defaultName, source: doc.path)
+        if let name = try doc.string("name", in: table) { feed.name = name }
+        guard !feed.name.isEmpty, feed.name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw doc.error("name", "feed names may hold only letters, digits, '-', '_' and '.'")
+        }
+        if let enabled = try doc.bool("enabled", in: table) { feed.enabled = enabled }
+        if let mirrors = try doc.strings("mirrors", in: table) { feed.mirrors = mirrors }
+        for mirror in feed.mirrors where !(mirror.hasPrefix("http://") || mirror.hasPrefix("https://")) {
+            throw doc.error("mirrors", "mirror \"\(mirror)\" must start with http:// or https://")
+        }
+        if let interval = try doc.duration("interval", in: table) { feed.interval = interval }
+        switch try doc.string("kind", in: table) ?? "files" {
+        case "files": break
+        case "official": return try readOfficialFeed(doc, into: &feed, warnings: &warnings)
+        case let other: throw doc.error("kind", "must be \"files\" or \"official\", found \"\(other)\"")
+        }
+        doc.warnUnknown(table, allowed: feedKeys, warnings: &warnings)
+        if let integrity = try doc.string("integrity", in: table) {
+            guard let value = Integrity(rawValue: integrity) else {
+                throw doc.error("integrity", "must be gpg, sha256, md5 or none; found \"\(integrity)\"")
+            }
+            feed.integrity = value
+        }
+        feed.gpgKeyURL = try doc.string("gpg_key_url", in: table)
+        feed.hamCorpus = try doc.path("ham_corpus", in: table)
+        if let value = try doc.bool("may_silence", in: table) { feed.maySilence = value }
+        if let value = try doc.bool("may_configure", in: table) { feed.mayConfigure = value }
+        if let fingerprint = try doc.string("gpg_fingerprint", in: table) {
+            let cleaned = fingerprint.replacingOccurrences(of: " ", with: "").uppercased()
+            guard cleaned.count == 40 || cleaned.count == 64, cleaned.allSatisfy(\.isHexDigit) else {
+                throw doc.error("gpg_fingerprint", "must be the key's full fingerprint (40 or 64 hex digits)")
+            }
+            feed.gpgFingerprint = cleaned
+        }
+        if feed.integrity == .gpg {
+            if feed.gpgKeyURL == nil { throw doc.error("integrity", "integrity = \"gpg\" needs gpg_key_url") }
+            if feed.gpgFingerprint == nil { throw doc.error("integrity", "integrity = \"gpg\" needs gpg_fingerprint") }
+        }
+
+        guard let filesValue = table["files"] else {
+            throw doc.error("files", "a feed needs at least one [[files]] entry")
+        }
+        guard let files = filesValue.array else { throw doc.error("files", "must be an array of [[files]] tables") }
+        for (index, value) in files.enumerated() {
+            guard let fileTable = value.table else { throw doc.error("files", "entry \(index + 1) is not a table") }
+            doc.warnUnknown(fileTable, allowed: fileKeys, warnings: &warnings, section: ("files", index))
+            let at = (table: "files", index: index)
+            guard let name = try doc.string("name", in: fileTable, section: at) else {
+                throw doc.error("files", "[[files]] entry \(index + 1) has no name")
+            }
+            guard !name.contains("/"), name != canaryFileName, name != allowListFileName, isDatabaseFile(name) else {
+                throw doc.error("name", "\"\(name)\" is not a ClamAV database file name (it needs an extension such as .ndb, .hdb, .ldb)", section: at)
+            }
+            var file = FeedFile(name: name)
+            if let risk = try doc.string("risk", in: fileTable, section: at) {
+                guard let value = Risk(rawValue: risk) else {
+                    throw doc.error("risk", "must be low, medium or high; found \"\(risk)\"", section: at)
+                }
+                file.risk = value
+            }
+            if let enabled = try doc.bool("enabled", in: fileTable, section: at) { file.enabled = enabled }
+            if let url = try doc.string("url", in: fileTable, section: at) {
+                guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                    throw doc.error("url", "must start with http:// or https://", section: at)
+                }
+                file.url = url
+            }
+            if let compressed = try doc.string("compressed", in: fileTable, section: at) {
+                guard compressed == "gzip" || compressed == "none" else {
+                    throw doc.error("compressed", "must be \"gzip\" or \"none\"", section: at)
+                }
+                file.gzip = compressed == "gzip"
+            }
+            if feed.files.contains(where: { $0.name == name }) {
+                throw doc.error("name", "\(name) is listed twice", section: at)
+            }
+            feed.files.append(file)
+        }
+        if feed.mirrors.isEmpty && feed.files.contains(where: { $0.url == nil }) {
+            throw doc.error("mirrors", "a feed needs at least one mirror (or a url on every file)")
+        }
+        return feed
+    }
+}
