@@ -80,7 +80,7 @@ struct Test: ParsableCommand {
             var summary = tester.run(messages, options: options) { result in
                 collected.withLock { state in
                     MailTester.tally(result, into: &state.0)
-                    if expectation == .clean && result.verdict == "detected" || expectation == .detected && result.verdict == "clean" {
+                    if expectation == .clean && result.verdict == .detected || expectation == .detected && result.verdict == .clean {
                         state.1.append(result.label)
                     }
                 }
@@ -113,7 +113,7 @@ struct Test: ParsableCommand {
     }
 
     static func printText(_ result: MessageResult) {
-        if result.verdict == "error" {
+        if result.verdict == .error {
             print("\(result.label): ERROR \(result.error ?? "")")
         }
         for match in result.matches {

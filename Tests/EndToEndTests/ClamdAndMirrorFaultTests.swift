@@ -192,6 +192,23 @@ import Testing
         #expect(third?.file("f", "c.ndb")?.message?.contains("304 Not Modified to a request that carried no validators") == true)
     }
 
+    @Test func aVersionThatOnlyRemovesSignaturesIsInstalledAndSaidSo() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let keep = GeneratedSignatures.ndb("Test.Stay", count: 2)
+        let withdrawn = GeneratedSignatures.ndb("Test.Withdrawn", count: 1)
+        try box.publish(feed: "f", file: "a.ndb", keep.text + withdrawn.text)
+        try box.writeFeed("f", files: ["a.ndb"])
+        #expect(try box.update().0.status == 0)
+        try box.publish(feed: "f", file: "a.ndb", keep.text)
+        let (result, report) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(report?.file("f", "a.ndb")?.status == .updated)
+        #expect(report?.warnings.contains { $0.contains("f/a.ndb: the new version only removes 1 signature(s) and adds none") } == true,
+                "\(report?.warnings ?? [])")
+        #expect(try box.clamd.scan(withdrawn.samples["Test.Withdrawn-1"]!) == nil)
+    }
+
     @Test func oneCauseForManyFilesIsOneLineOfCronMail() throws {
         let box = try Sandbox()
         try box.writeSettings("clamd = \"none\"")

@@ -7,7 +7,7 @@ import Testing
     struct Line: Decodable {
         var path: String?
         var index: Int?
-        var verdict: String?
+        var verdict: Verdict?
         var matches: [MatchReport]?
         var error: String?
         var summary: TestSummary?
@@ -55,8 +55,8 @@ import Testing
                                        part: "1/2/2/1", type: "CL_TYPE_TEXT_ASCII", filename: "inner.txt")],
                 "message/rfc822 → zip → inner.txt")
         #expect(byLabel[mail + "/box.mbox#2"]?.matches?.first?.part == "1/2/2/1")
-        #expect(byLabel[mail + "/ham.eml"]?.verdict == "clean")
-        #expect(byLabel[mail + "/box.mbox#3"]?.verdict == "clean")
+        #expect(byLabel[mail + "/ham.eml"]?.verdict == .clean)
+        #expect(byLabel[mail + "/box.mbox#3"]?.verdict == .clean)
         // Absent values are explicit nulls, as documented.
         let firstLine = try #require(result.stdout.split(separator: "\n").first)
         #expect(firstLine.contains("\"index\":null") && firstLine.contains("\"error\":null"), "\(firstLine)")
@@ -100,7 +100,7 @@ import Testing
         #expect(missed.stdout.contains("  \(mail)/ham.eml"))
         let unreadable = try box.sigctl(["test", "--db", db, "--json", mail + "/ham.eml", box.root + "/no-such.eml"])
         #expect(unreadable.status == 2)
-        #expect(try lines(unreadable).contains { $0.verdict == "error" && $0.error != nil })
+        #expect(try lines(unreadable).contains { $0.verdict == .error && $0.error != nil })
         // stdin
         let stdin = try runProgram("/bin/sh", ["-c", "'\(Paths.sigctl)' test --db '\(db)' - < '\(mail)/rfc822.eml'"])
         #expect(stdin.status == 1)

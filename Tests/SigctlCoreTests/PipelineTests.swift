@@ -126,7 +126,7 @@ import Testing
         }
         let canary = Canary(name: "Sigctl.Canary.G5.x", payload: Data("p".utf8))
         var gates = GateResult(candidate: Candidate(generation: 5, canary: canary, files: candidateFiles, drops: [:], replaced: [:]))
-        gates.verification = VerifyReport(ok: true, stage: "canary", signatures: 23, error: nil, messages: [],
+        gates.verification = VerifyReport(ok: true, stage: .canary, signatures: 23, error: nil, messages: [],
                                           loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: canary.name)
         return RunFacts(config: .make(feeds: feeds), state: state, plan: plan, acquisition: acquisition, gates: gates,
                         activation: activation, now: now)

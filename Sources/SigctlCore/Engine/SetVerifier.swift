@@ -1,10 +1,18 @@
 import Foundation
 
+/// How far verification got.
+public enum VerifyStage: String, Codable, Sendable {
+    case load, compile, canary
+    /// The child crashed, was killed, timed out or could not start.
+    case child
+    /// Nothing was left to verify.
+    case none
+}
+
 /// What the verification child found. Printed by the child as JSON on stdout.
 public struct VerifyReport: Codable, Sendable {
     public var ok: Bool
-    /// "load", "compile", "canary", or "child" (the child crashed, was killed or timed out).
-    public var stage: String
+    public var stage: VerifyStage
     public var signatures: Int
     public var error: String?
     /// libclamav's own error and warning lines (they name the file and line).
@@ -41,7 +49,7 @@ public enum VerifyChild {
             // Downloads are untrusted input to libclamav's parsers: parse them as the
             // owner of the database directory (clamav), never as root.
             guard setgroups(0, nil) == 0, setgid(runAs.gid) == 0, setuid(runAs.uid) == 0, getuid() == runAs.uid else {
-                return VerifyReport(ok: false, stage: "child", signatures: 0,
+                return VerifyReport(ok: false, stage: .child, signatures: 0,
                                     error: "cannot drop privileges to uid \(runAs.uid): \(String(cString: strerror(errno)))",
                                     messages: [], loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
             }
@@ -50,7 +58,7 @@ public enum VerifyChild {
             var limit = rlimit(rlim_cur: rlim_t(memoryLimit), rlim_max: rlim_t(memoryLimit))
             setrlimit(Int32(RLIMIT_AS.rawValue), &limit)
         }
-        var report = VerifyReport(ok: false, stage: "load", signatures: 0, error: nil, messages: [],
+        var report = VerifyReport(ok: false, stage: .load, signatures: 0, error: nil, messages: [],
                                   loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
         report.uid = UInt32(getuid())
         do {
@@ -68,7 +76,7 @@ public enum VerifyChild {
             report.loadSeconds = Date().timeIntervalSince(loadStart)
             report.signatures = Int(engine.signatures)
             report.messages = Array(engine.takeWarnings().prefix(50))
-            report.stage = "compile"
+            report.stage = .compile
             let compileStart = Date()
             do {
                 try engine.compile()
@@ -82,7 +90,7 @@ public enum VerifyChild {
             report.compileSeconds = Date().timeIntervalSince(compileStart)
             try failpoints.reach("verify-child.compiled")
             if let canaryBlob, let canaryName {
-                report.stage = "canary"
+                report.stage = .canary
                 let verdict = try engine.scanFile(canaryBlob)
                 report.canaryVerdict = verdict
                 guard let verdict, definedName(verdict) == canaryName else {
@@ -189,7 +197,7 @@ public struct SetVerifier: Sendable {
     }
 
     private func failure(_ message: String) -> VerifyReport {
-        VerifyReport(ok: false, stage: "child", signatures: 0, error: message, messages: [],
+        VerifyReport(ok: false, stage: .child, signatures: 0, error: message, messages: [],
                      loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
     }
 }

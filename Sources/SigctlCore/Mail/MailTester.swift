@@ -38,12 +38,14 @@ public struct MatchReport: Codable, Sendable, Hashable {
     }
 }
 
+/// What a scan said about one message.
+public enum Verdict: String, Codable, Sendable { case clean, detected, error }
+
 /// The verdict on one message (one JSON line of `sigctl test --json`).
 public struct MessageResult: Codable, Sendable {
     public var path: String
     public var index: Int?
-    /// clean | detected | error
-    public var verdict: String
+    public var verdict: Verdict
     public var matches: [MatchReport]
     public var error: String?
 
@@ -157,9 +159,9 @@ public final class MailTester: @unchecked Sendable {
     }
 
     func scan(_ message: MessageSource, options: TestOptions) -> MessageResult {
-        var result = MessageResult(path: message.path, index: message.index, verdict: "clean", matches: [], error: nil)
+        var result = MessageResult(path: message.path, index: message.index, verdict: .clean, matches: [], error: nil)
         guard let data = message.data else {
-            result.verdict = "error"
+            result.verdict = .error
             result.error = message.error ?? "unreadable"
             return result
         }
@@ -177,9 +179,9 @@ public final class MailTester: @unchecked Sendable {
                 match.feed = match.file.flatMap { feedOfFile[$0] }
                 return match
             }
-            result.verdict = result.matches.isEmpty ? "clean" : "detected"
+            result.verdict = result.matches.isEmpty ? .clean : .detected
         } catch {
-            result.verdict = "error"
+            result.verdict = .error
             result.error = "\(error)"
         }
         return result
@@ -188,11 +190,11 @@ public final class MailTester: @unchecked Sendable {
     /// Adds one result to the summary counts.
     public static func tally(_ result: MessageResult, into summary: inout TestSummary) {
         switch result.verdict {
-        case "detected":
+        case .detected:
             summary.detected += 1
             for match in result.matches { summary.hitsPerFeed[match.feed ?? match.file ?? "unknown", default: 0] += 1 }
-        case "clean": summary.clean += 1
-        default: summary.errors += 1
+        case .clean: summary.clean += 1
+        case .error: summary.errors += 1
         }
     }
 }

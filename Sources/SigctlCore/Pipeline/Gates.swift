@@ -75,6 +75,7 @@ struct Gates {
             result.warnings += warnings
             result.loaded = verified.fileCounts ?? [:]
             result.warnings += countWarnings(current, loaded: result.loaded)
+            result.warnings += removalWarnings(current, state: state)
         }
         result.candidate = current
         result.verification = current.isEmpty ? nil : verified
@@ -85,7 +86,7 @@ struct Gates {
     /// Verifies what is left after some feeds were taken out; if that fails too, every
     /// remaining feed is rejected with `reason` and nothing is left.
     func reverify(_ candidate: Candidate, label: String, reason: String, into result: inout GateResult) -> (Candidate, VerifyReport) {
-        guard !candidate.isEmpty else { return (candidate, VerifyReport(ok: true, stage: "none", signatures: 0, error: nil, messages: [],
+        guard !candidate.isEmpty else { return (candidate, VerifyReport(ok: true, stage: .none, signatures: 0, error: nil, messages: [],
                                                                         loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)) }
         let verified = verify(candidate, label: label)
         guard !verified.ok else { return (candidate, verified) }
@@ -131,7 +132,7 @@ struct Gates {
             context.log.debug("verified \(label): ok=\(report.ok) signatures=\(report.signatures) load=\(report.loadSeconds)s compile=\(report.compileSeconds)s rss=\(report.peakRSSKiB)KiB uid=\(report.uid.map(String.init) ?? "?")")
             return report
         } catch {
-            return VerifyReport(ok: false, stage: "child", signatures: 0, error: "cannot build the candidate set: \(error)",
+            return VerifyReport(ok: false, stage: .child, signatures: 0, error: "cannot build the candidate set: \(error)",
                                 messages: [], loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
         }
     }
@@ -225,6 +226,21 @@ struct Gates {
             }
         }
         return (deltas, [])
+    }
+
+    /// A new version that only removes signatures is installed (a withdrawn false positive
+    /// must not wait), but said: a mirror serving an older copy looks the same.
+    func removalWarnings(_ candidate: Candidate, state: State) -> [String] {
+        candidate.files.compactMap { file in
+            guard file.origin == .download, state.live?.owned.contains(file.name) == true, !ContentChecks.isContainer(file.name),
+                  file.size < 64 << 20, (Files.size(layout.live(file.name)) ?? Int64.max) < 64 << 20 else { return nil }
+            func lines(_ path: String) -> Set<Substring>? {
+                guard let data = FileManager.default.contents(atPath: path) else { return nil }
+                return Set(String(decoding: data, as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("#") })
+            }
+            guard let new = lines(file.path), let old = lines(layout.live(file.name)), new.isStrictSubset(of: old) else { return nil }
+            return "\(file.feed)/\(file.name): the new version only removes \(old.count - new.count) signature(s) and adds none; if upstream did not mean to withdraw them, a mirror may be serving an older copy"
+        }
     }
 
     /// A big shortfall between what libclamav loads from a new file and the signatures

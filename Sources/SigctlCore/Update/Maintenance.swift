@@ -2,7 +2,8 @@ import Foundation
 
 /// The result of `sigctl reload` or `sigctl rollback`.
 public struct MaintenanceReport: Codable, Sendable {
-    public var action: String
+    public enum Action: String, Codable, Sendable { case reload, rollback }
+    public var action: Action
     public var generation: Int
     public var signatures: Int
     public var reload: ReloadReport
@@ -49,7 +50,7 @@ public struct Maintenance {
         result.verification = verified
         let activation = try Activator(context: context, config: config, layout: layout)
             .activate(result, state: state, released: [], reason: "reload")
-        return try finish("reload", activation: activation, state: state, notes: opened.notes)
+        return try finish(.reload, activation: activation, state: state, notes: opened.notes)
     }
 
     /// Restores set `target` (default: the newest kept set older than the live one),
@@ -92,13 +93,13 @@ public struct Maintenance {
         let activation = try Activator(context: context, config: config, layout: layout)
             .activate(result, state: state, released: [], reason: "rollback to \(manifest.id)")
         context.log.info("restored set \(manifest.id) from \(manifest.created)")
-        var report = try finish("rollback", activation: activation, state: state, notes: opened.notes, rolledBack: plan.files)
+        var report = try finish(.rollback, activation: activation, state: state, notes: opened.notes, rolledBack: plan.files)
         report.keptOfficial = plan.keptOfficial
         return report
     }
 
     /// Records the activation like an update does, and reports it.
-    private func finish(_ action: String, activation: Activation, state: State, notes: [String],
+    private func finish(_ action: MaintenanceReport.Action, activation: Activation, state: State, notes: [String],
                         rolledBack: [StagedFile] = []) throws -> MaintenanceReport {
         var state = state
         var history = HistoryChange()
