@@ -7,12 +7,12 @@ import SigctlCore
 struct FreshclamChild: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "__freshclam", shouldDisplay: false)
 
-    @Option var request: String
+    @Option(name: .customLong("request-file")) var requestFile: String
 
     func run() throws {
         ChildGuard.dieWithParent()
         try Failpoints().reach("freshclam-child.started")
-        let decoded = try JSONDecoder().decode(FreshclamRequest.self, from: Data(request.utf8))
+        let decoded = try JSONDecoder().decode(FreshclamRequest.self, from: FileManager.default.contents(atPath: requestFile) ?? Data())
         FileHandle.standardOutput.write(try JSONEncoder().encode(Freshclam.update(decoded)))
     }
 }

@@ -40,6 +40,65 @@ import Testing
         #expect(try box.clamd.scan(v1.samples["Test.Good-1"]!) == "Test.Good-1.UNOFFICIAL")
     }
 
+    @Test func aRunKilledWhileClamdWasRefusingTheSetIsRolledBackByTheNextRun() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let v1 = GeneratedSignatures.ndb("Test.Before", count: 1)
+        try box.publish(feed: "f", file: "a.ndb", v1.text)
+        try box.writeFeed("f", files: ["a.ndb"])
+        #expect(try box.update().0.status == 0)
+        let before = try box.liveSnapshot().filter { $0.key != canaryFileName }
+
+        let fake = try FakeClamd(box)
+        try box.writeSettings("clamd = \"unix:\(fake.socket)\"", reloadTimeout: "2s")
+        try box.publish(feed: "f", file: "a.ndb", v1.text + GeneratedSignatures.ndb("Test.Refused", count: 1).text)
+        let killed = try box.update(failpoints: "reload.sent=kill")
+        #expect(killed.status == SIGKILL)
+        let (next, report) = try box.update()
+        #expect(next.status == 3, "\(next.stderr)")
+        #expect(report?.reload.result == .rolled_back, "\(next.stderr)")
+        #expect(try box.liveSnapshot().filter { $0.key != canaryFileName } == before, "the refused set does not stay live")
+        #expect(try box.state().live?.generation == 1)
+        #expect(!FileManager.default.fileExists(atPath: box.stateDir + "/generations/2"), "a set clamd refused is not kept")
+    }
+
+    @Test func aReloadWhileClamdIsDownNeverDemotesTheConfirmedSet() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        try box.publish(feed: "f", file: "a.ndb", GeneratedSignatures.ndb("Test.Reload", count: 1).text)
+        try box.writeFeed("f", files: ["a.ndb"])
+        #expect(try box.update().0.status == 0)
+        box.clamd.stop()
+        try box.writeSettings(reloadTimeout: "2s")
+        let reload = try box.sigctl(["reload"])
+        #expect(reload.status == 3, "\(reload.stderr)")
+        #expect(Generations(stateDir: box.stateDir).manifest(1)?.status == .confirmed)
+        let status = try JSONDecoder.sigctl.decode(StatusReport.self, from: Data(try box.sigctl(["status", "--json"]).stdout.utf8))
+        #expect(status.generations == [1])
+        try box.clamd.start()
+        let (up, _) = try box.update()
+        #expect(up.status == 0, "\(up.stderr)")
+        #expect(try box.state().live?.confirmed == true)
+    }
+
+    @Test func aDirectoryPlantedWhereALiveFileWasIsReplacedWithoutFollowingIt() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let sigs = GeneratedSignatures.ndb("Test.Planted", count: 1)
+        try box.publish(feed: "f", file: "a.ndb", sigs.text)
+        try box.writeFeed("f", files: ["a.ndb"], interval: "1h")
+        #expect(try box.update().0.status == 0)
+        unlink(box.dbDir + "/a.ndb")
+        try Files.makeDirectory(box.dbDir + "/a.ndb")
+        symlink("/etc", box.dbDir + "/a.ndb/etc")
+        let (result, _) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!Files.isDirectory(box.dbDir + "/a.ndb"))
+        #expect(FileManager.default.fileExists(atPath: "/etc/passwd"), "nothing was followed")
+        #expect(try box.clamd.scan(sigs.samples["Test.Planted-1"]!) == "Test.Planted-1.UNOFFICIAL")
+        box.noStagingDebris()
+    }
+
     @Test func aSocketNobodyListensOnAndAClamdThatNeverAnswersKeepTheSetUnconfirmed() throws {
         let box = try Sandbox()
         let sigs = GeneratedSignatures.ndb("Test.Silent", count: 1)
@@ -274,6 +333,20 @@ import Testing
         var st = stat()
         stat(box.dbDir + "/a.ndb", &st)
         #expect(st.st_uid == clamav.pointee.pw_uid, "installed files belong to the database directory's owner")
+
+        // The dropped child still dies with sigctl (changing credentials clears the parent-death signal).
+        try box.publish(feed: "f", file: "a.ndb", GeneratedSignatures.ndb("Test.Drop2", count: 1).text)
+        let run = try BackgroundRun(box, ["update"], failpoints: "verify-child.compiled=pause")
+        let child = try run.waitForPause("verify-child.compiled")
+        defer { run.resume("verify-child.compiled") }
+        kill(run.process.processIdentifier, SIGKILL)
+        run.wait()
+        var gone = false
+        for _ in 0..<500 where !gone {
+            gone = !processExists(child)
+            if !gone { usleep(10_000) }
+        }
+        #expect(gone, "the unprivileged verification child must die with sigctl")
     }
 }
 

@@ -391,6 +391,7 @@ final class BackgroundRun {
 
     init(_ box: Sandbox, _ arguments: [String], failpoints: String, environment extra: [String: String] = [:]) throws {
         failpointDir = try Files.makeTemporaryDirectory(in: box.root, prefix: "failpoints-")
+        chmod(failpointDir, 0o777) // a child that dropped to clamav marks its pause here too
         out = failpointDir + "/stdout"
         err = failpointDir + "/stderr"
         FileManager.default.createFile(atPath: out, contents: nil)

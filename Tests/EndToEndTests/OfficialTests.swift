@@ -267,6 +267,32 @@ struct OfficialTests {
         #expect(try cvdVersion(live) == 6)
     }
 
+    @Test func removingTheOfficialFeedsDefinitionAlsoHandsTheFilesBack() throws {
+        let box = try setUp()
+        #expect(try box.update().0.status == 0)
+        let live = try liveTest(box)
+        try FileManager.default.removeItem(atPath: box.configDir + "/feeds.d/clamav.toml")
+        try box.publish(feed: "third", file: "t.ndb", GeneratedSignatures.ndb("Test.NoFeed", count: 1).text)
+        try box.writeFeed("third", files: ["t.ndb"])
+        let (result, report) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(report?.file("clamav", (live as NSString).lastPathComponent)?.status == .handed_back)
+        #expect(try cvdVersion(live) == 6, "never removed")
+    }
+
+    @Test func whenClamdRefusesTheFirstSetTheOfficialDatabaseItTookOverStays() throws {
+        let box = try setUp(startClamd: false)
+        let fake = try FakeClamd(box)
+        try box.writeSettings("clamd = \"unix:\(fake.socket)\"", reloadTimeout: "2s")
+        let (result, report) = try box.update()
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(report?.reload.result == .rolled_back)
+        let live = try liveTest(box)
+        #expect(try cvdVersion(live) == 6, "the verified official database is not deleted with sigctl's own files")
+        #expect(!FileManager.default.fileExists(atPath: box.dbDir + "/" + canaryFileName))
+        try box.liveSetLoads()
+    }
+
     @Test func aRollbackAcrossTheMigrationKeepsTheCurrentOfficialDatabases() throws {
         let box = try setUp()
         // Set 1: third-party only, while freshclam still owned the official files.

@@ -109,6 +109,23 @@ import Testing
         #expect(generations.manifest(6)?.status == .confirmed)
     }
 
+    @Test func aKeptSetRebuiltInPlaceSurvivesAKillBetweenItsTwoRenames() throws {
+        let dir = TempDir()
+        let generations = Generations(stateDir: dir.path)
+        let src = dir.write("src/a.ndb", "a\n")
+        let manifest = GenerationManifest(id: 3, created: Date(), reason: "update",
+                                          files: ["a.ndb": GenerationFile(feed: "f", sha256: "x", size: 2, signatures: 1)],
+                                          loadedSignatures: 1, status: .confirmed, canaryName: "C3")
+        try generations.create(manifest, sources: ["a.ndb": .link(src)])
+        // Killed after "3" became ".old-3" and before ".new-3" became "3".
+        rename(generations.directory(3), generations.root + "/.old-3")
+        try Files.makeDirectory(generations.root + "/.new-3")
+        dir.write("generations/.new-3/a.ndb", "half")
+        generations.recoverInterrupted()
+        #expect(generations.manifest(3)?.canaryName == "C3")
+        #expect(Files.list(generations.root) == ["3"])
+    }
+
     @Test func manifestsWrittenBeforeStatusesReadAsConfirmed() throws {
         let json = #"{"id": 3, "created": "2026-01-01T00:00:00Z", "reason": "update", "files": {}, "loadedSignatures": 5}"#
         let manifest = try JSONDecoder.sigctl.decode(GenerationManifest.self, from: Data(json.utf8))

@@ -132,12 +132,17 @@ import Testing
                         activation: activation, now: now)
     }
 
+    var refusedSet: LiveSet {
+        LiveSet(generation: 5, canaryName: "Sigctl.Canary.G5.x", installedAt: now, confirmed: false, confirmedAt: nil,
+                signatures: 23, owned: ["a.ndb", canaryFileName])
+    }
+
     @Test func aSetClamdRefusedIsNeitherReportedInstalledNorKeptNorRecorded() {
         let state = State.installed(["a.ndb": "f"])
         let run = facts(state: state, feeds: [Feed.files("f", ["a.ndb"])],
                         acquired: ["f": [FileResult(name: "a.ndb", outcome: .staged(staged("a.ndb")))]],
-                        activation: .refused(generation: 5, lastVerdict: "clamd reported the canary clean",
-                                             restoration: .restored(generation: 4, proof: .confirmed(seconds: 0.2)), stamps: [:]),
+                        activation: .refused(refusedSet, lastVerdict: "clamd reported the canary clean",
+                                             restoration: .restored(state.live!, proof: .confirmed(seconds: 0.2)), stamps: [:]),
                         candidateFiles: [staged("a.ndb")])
         let report = Outcome.report(run)
         #expect(!report.installed)
@@ -152,6 +157,26 @@ import Testing
         #expect(history.statuses[5] == nil, "the refused set never becomes a kept set")
         #expect(history.statuses[4] == .confirmed)
         #expect(next.nextGeneration == 6)
+    }
+
+    @Test func whenThePreviousSetCannotBeRestoredTheRefusedSetIsRecordedAsLiveAndUnconfirmed() {
+        let state = State.installed(["a.ndb": "f"])
+        let run = facts(state: state, feeds: [Feed.files("f", ["a.ndb"])],
+                        acquired: ["f": [FileResult(name: "a.ndb", outcome: .staged(staged("a.ndb")))]],
+                        activation: .refused(refusedSet, lastVerdict: "clamd reported the canary clean",
+                                             restoration: .failed("set 4 is no longer kept"), stamps: [:]),
+                        candidateFiles: [staged("a.ndb")])
+        let report = Outcome.report(run)
+        #expect(report.installed)
+        #expect(report.generation == 5)
+        #expect(report.reload.result == .not_confirmed)
+        #expect(report.exitCode == 3)
+        #expect(report.reload.message?.contains("set 4 is no longer kept") == true)
+        let (next, history) = Recorder.record(run, report: report)
+        #expect(next.live?.generation == 5, "what is on disk is what state says is live")
+        #expect(next.live?.confirmed == false)
+        #expect(next.feeds["f"]?.files["a.ndb"]?.sha256 == String(repeating: "b", count: 64), "so the next run does not take it for a hand edit")
+        #expect(history.statuses.isEmpty)
     }
 
     @Test func aSetInstalledAndConfirmedWhileAnotherFeedFailedExitsOne() {

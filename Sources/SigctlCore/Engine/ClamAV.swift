@@ -116,8 +116,7 @@ public enum ClamAV {
     /// Hashes a file by streaming it through `cl_hash_file_fd`.
     public static func hashFile(_ algorithm: String, path: String) throws -> String {
         try initialise()
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError.errno("open", path: path) }
+        let fd = try Files.openRegular(path)
         defer { close(fd) }
         var length: UInt32 = 0
         guard let digest = cl_hash_file_fd(fd, algorithm, &length) else {

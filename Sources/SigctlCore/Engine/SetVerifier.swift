@@ -53,6 +53,8 @@ public enum VerifyChild {
                                     error: "cannot drop privileges to uid \(runAs.uid): \(String(cString: strerror(errno)))",
                                     messages: [], loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
             }
+            // Changing credentials clears the parent-death signal: set it again.
+            ChildGuard.dieWithParent()
         }
         if memoryLimit > 0 {
             var limit = rlimit(rlim_cur: rlim_t(memoryLimit), rlim_max: rlim_t(memoryLimit))

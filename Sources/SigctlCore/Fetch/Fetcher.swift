@@ -188,13 +188,14 @@ public final class Fetcher: Sendable {
             }
             let checkStart = Date()
             defer { checkTime.withLock { $0 += Date().timeIntervalSince(checkStart) } }
-            if let older = Self.olderThanInstalled(response.headers["last-modified"], previous: job.previous), !job.force {
-                unlink(target)
-                failures.append("\(url): the mirror serves an older version (Last-Modified \(older.served)) than the installed one (\(older.installed)); sigctl never goes backwards")
-                continue
-            }
             do {
                 let accepted = try checkDownload(job, path: target, mirror: mirror, url: url, response: response)
+                if let older = Self.olderThanInstalled(response.headers["last-modified"], previous: job.previous), !job.force,
+                   accepted.sha256 != job.previous?.sha256 {
+                    unlink(target)
+                    failures.append("\(url): the mirror serves an older version (Last-Modified \(older.served)) than the installed one (\(older.installed)); sigctl never goes backwards")
+                    continue
+                }
                 return .downloaded(accepted)
             } catch let rejection as Rejection {
                 unlink(target)

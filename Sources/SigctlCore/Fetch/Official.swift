@@ -60,8 +60,11 @@ public struct OfficialFetcher {
                                        requestTimeout: settings.stallTimeout, proxy: settings.proxy)
         let report: FreshclamReport
         do {
-            let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
-            let result = try context.runner.run(context.executable, ["__freshclam", "--request", json],
+            // Through a 0600 file, not argv: /proc/*/cmdline is readable by every user, and a
+            // private mirror's URL may carry credentials.
+            let requestPath = staging + "/request.json"
+            try Files.writeAtomically(try JSONEncoder().encode(request), to: requestPath, mode: 0o600)
+            let result = try context.runner.run(context.executable, ["__freshclam", "--request-file", requestPath],
                                                 timeout: max(settings.verifyTimeout, 1800), scratch: staging)
             if result.timedOut { throw CommandError("libfreshclam did not finish within \(max(settings.verifyTimeout, 1800))s") }
             guard let decoded = try? JSONDecoder().decode(FreshclamReport.self, from: result.output) else {

@@ -122,14 +122,28 @@ public struct Generations: Sendable {
 
     public func remove(_ id: Int) { Files.remove(directory(id)) }
 
+    /// A rebuild of set N killed between its two renames leaves `.old-N` without `N`:
+    /// put it back. A complete `.new-N` without `N` takes its place. Anything else
+    /// half-built goes.
+    public func recoverInterrupted() {
+        for entry in Files.list(root) where entry.hasPrefix(".old-") || entry.hasPrefix(".new-") {
+            let id = String(entry.dropFirst(5))
+            let path = root + "/" + entry
+            if Int(id) != nil, !Files.exists(root + "/" + id),
+               entry.hasPrefix(".old-") || FileManager.default.fileExists(atPath: path + "/manifest.json") {
+                rename(path, root + "/" + id)
+            } else {
+                Files.remove(path)
+            }
+        }
+    }
+
     /// Keeps the newest `keep` kept sets (confirmed or unproven) and the `live` one.
     /// Pending sets other than the live one never went live in clamd and go;
     /// so do unfinished directories without a manifest.
     public func prune(keep: Int, live: Int?) {
         var kept = 0
-        for entry in Files.list(root) where entry.hasPrefix(".new-") || entry.hasPrefix(".old-") {
-            Files.remove(root + "/" + entry)
-        }
+        recoverInterrupted()
         for id in Files.list(root).compactMap(Int.init).sorted(by: >) {
             if id == live { continue }
             if let manifest = manifest(id), manifest.status.isKept, kept < keep {

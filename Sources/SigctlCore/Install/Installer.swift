@@ -32,17 +32,27 @@ public struct Installer: Sendable {
     /// What one switch does; written before the first rename.
     public struct Journal: Codable, Equatable, Sendable {
         public var generation: Int
+        /// The canary the switched set carries.
+        public var canaryName: String?
         /// Files moved into place.
         public var install: [String]
         /// Files removed from the database directory.
         public var remove: [String]
     }
 
+    /// The switch failed after it began (some renames may be done): the journal stays,
+    /// and the next run finishes it.
+    public struct Interrupted: Error, CustomStringConvertible {
+        public let underlying: Error
+        public var description: String { "\(underlying)" }
+    }
+
     /// Installs `files` (name → path of the verified copy) and removes `remove`.
     /// `owned` are the names sigctl may replace; any other existing name is refused.
     /// On any error before the switch, nothing in the database directory has changed
     /// and no staging is left behind.
-    public func install(generation: Int, files: [String: String], remove: [String], owned: Set<String>) throws -> Journal {
+    public func install(generation: Int, canaryName: String? = nil, files: [String: String], remove: [String],
+                        owned: Set<String>) throws -> Journal {
         let database = try DirectoryHandle(databaseDir)
         for name in files.keys.sorted() where !owned.contains(name) && database.status(name) != nil {
             throw CommandError("\(databaseDir)/\(name) exists and was not installed by sigctl",
@@ -57,26 +67,34 @@ public struct Installer: Sendable {
             }
             staging.sync()
             try failpoints.reach("install.staged")
-            let journal = Journal(generation: generation, install: files.keys.sorted(), remove: remove.sorted())
+            let journal = Journal(generation: generation, canaryName: canaryName, install: files.keys.sorted(), remove: remove.sorted())
             try Files.writeAtomically(try JSONEncoder.sigctl.encode(journal), to: journalPath, mode: 0o600)
-            try failpoints.reach("install.journal")
-            try finish(journal, database: database, staging: staging)
+            do {
+                try failpoints.reach("install.journal")
+                try finish(journal, database: database, staging: staging)
+            } catch {
+                throw Interrupted(underlying: error)
+            }
             return journal
+        } catch let error as Interrupted {
+            throw error
         } catch {
             // Before the journal exists, nothing was renamed: take the staging away.
-            if !Files.exists(journalPath) { database.removeTree(Self.stagingName) }
+            database.removeTree(Self.stagingName)
             throw error
         }
     }
 
-    /// The switch: renames, then removals.
+    /// The switch: renames, then removals. The names are sigctl's: whatever stands at
+    /// one (a directory the clamav user planted) goes, without following links.
     private func finish(_ journal: Journal, database: DirectoryHandle, staging: DirectoryHandle?) throws {
         for name in journal.install {
             guard let staging, staging.status(name) != nil else { continue } // renamed before a crash
+            if let st = database.status(name), (st.st_mode & S_IFMT) == S_IFDIR { database.removeTree(name) }
             try staging.move(name, to: database)
             try failpoints.reach("install.rename")
         }
-        for name in journal.remove { try database.removeFile(name) }
+        for name in journal.remove { database.removeTree(name) }
         database.sync()
         database.removeTree(Self.stagingName)
         try failpoints.reach("install.renamed")
@@ -84,8 +102,9 @@ public struct Installer: Sendable {
 
     /// The journal of a switch whose new set was not yet recorded, after finishing its
     /// renames. nil when there is none. Staging without a journal never reached the
-    /// database directory and is removed.
-    public func recover() throws -> Journal? {
+    /// database directory and is removed. `recorded` says whether the state already
+    /// holds the journal's set: then a switch whose staging is gone is not replayed.
+    public func recover(recorded: (Journal) -> Bool = { _ in false }) throws -> Journal? {
         let database = try DirectoryHandle(databaseDir)
         guard let data = FileManager.default.contents(atPath: journalPath) else {
             database.removeTree(Self.stagingName)
@@ -96,7 +115,9 @@ public struct Installer: Sendable {
             database.removeTree(Self.stagingName)
             return nil
         }
-        try finish(journal, database: database, staging: try? database.open(Self.stagingName))
+        let staging = try? database.open(Self.stagingName)
+        if staging == nil && recorded(journal) { return journal }
+        try finish(journal, database: database, staging: staging)
         return journal
     }
 

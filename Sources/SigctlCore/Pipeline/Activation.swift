@@ -14,7 +14,7 @@ public enum Proof: Sendable, Equatable {
 
 /// What became of the previous set after clamd refused a new one.
 public enum Restoration: Sendable, Equatable {
-    case restored(generation: Int, proof: Proof)
+    case restored(LiveSet, proof: Proof)
     /// There was no earlier set: sigctl's files were taken out again.
     case removed
     case failed(String)
@@ -27,10 +27,12 @@ public enum Activation: Sendable {
     case nothing
     /// The candidate is live; `proof` says whether clamd showed it.
     case installed(LiveSet, Proof, stamps: [String: FileStamp])
-    /// clamd did not load the candidate; the previous set is back (or not).
-    case refused(generation: Int, lastVerdict: String, restoration: Restoration, stamps: [String: FileStamp])
-    /// Writing the set failed before the switch (a full disk): the live set is untouched.
-    case installFailed(String)
+    /// clamd did not load `refused`; the previous set is back (or, when that failed,
+    /// `refused` stays live, unconfirmed).
+    case refused(LiveSet, lastVerdict: String, restoration: Restoration, stamps: [String: FileStamp])
+    /// Writing the set failed. Before the switch began (a full disk while staging) the
+    /// live set is untouched; after it began, the journal stays and the next run finishes it.
+    case installFailed(String, switchStarted: Bool)
     /// Nothing new; the live set, installed earlier while clamd was away, was checked again.
     case checked(LiveSet, Proof)
 
@@ -84,46 +86,48 @@ struct Activator {
     }
 
     /// Makes `gates.candidate` live. `released` are owned files handed back this run.
-    /// A set that existed before (a rollback target, the live set on reload) is rebuilt
-    /// in place and is not deleted when clamd refuses it; nor is the previous set restored
-    /// when it is the same set (reload).
+    /// A set that existed before (a rollback target, the live set on reload) keeps its
+    /// kept copy, status and canary until the switch has succeeded.
     func activate(_ gates: GateResult, state: State, released: Set<String>, reason: String) throws -> Activation {
         let candidate = gates.candidate
         let generation = candidate.generation
+        let existing = layout.generations.manifest(generation)
         let (files, sources) = manifestFiles(candidate, state: state, released: released)
-        let existed = layout.generations.manifest(generation) != nil
         let manifest = GenerationManifest(id: generation, created: context.clock.now(), reason: reason, files: files,
-                                          loadedSignatures: gates.verification?.signatures ?? 0, status: .pending,
-                                          canaryName: candidate.canary.name)
+                                          loadedSignatures: gates.verification?.signatures ?? 0,
+                                          status: existing?.status ?? .pending, canaryName: candidate.canary.name)
+        let payload = layout.canaryPayload(generation) + (existing == nil ? "" : ".new")
+        func abandon() {
+            if existing == nil { layout.generations.remove(generation) }
+            unlink(payload)
+        }
         do {
-            try layout.generations.create(manifest, sources: sources)
+            if existing == nil { try layout.generations.create(manifest, sources: sources) }
             try context.reach("update.generation")
+            try candidate.canary.write(databaseTo: layout.staging + "/" + canaryFileName, payloadTo: payload)
         } catch {
-            if !existed { layout.generations.remove(generation) }
-            return .installFailed("cannot keep set \(generation) in \(layout.generations.root): \(error)")
+            abandon()
+            return .installFailed("cannot keep set \(generation) in \(layout.stateDir): \(error); the live set is unchanged", switchStarted: false)
         }
         var install = candidate.replacing
-        let canaryPath = layout.staging + "/" + canaryFileName
-        do {
-            try candidate.canary.write(databaseTo: canaryPath, payloadTo: layout.canaryPayload(generation))
-        } catch {
-            if !existed { layout.generations.remove(generation) }
-            return .installFailed("cannot write the canary: \(error)")
-        }
-        install[canaryFileName] = canaryPath
+        install[canaryFileName] = layout.staging + "/" + canaryFileName
         let previouslyOwned = Set(state.live?.owned ?? [])
         let adopting = Set(candidate.files.filter(\.adopting).map(\.name))
         let mayReplace = previouslyOwned.union(adopting).union(candidate.replaced.keys)
             .union(Files.exists(layout.live(canaryFileName)) ? [canaryFileName] : [])
         let remove = candidate.removing.filter { mayReplace.contains($0) }
         do {
-            _ = try installer.install(generation: generation, files: install, remove: remove.sorted(), owned: mayReplace)
+            _ = try installer.install(generation: generation, canaryName: candidate.canary.name, files: install,
+                                      remove: remove.sorted(), owned: mayReplace)
+        } catch let error as Installer.Interrupted {
+            return .installFailed("installing set \(generation) into \(layout.databaseDir) was interrupted after the switch began (\(error)); the next run finishes it from the journal", switchStarted: true)
         } catch {
-            if !existed {
-                layout.generations.remove(generation)
-                unlink(layout.canaryPayload(generation))
-            }
-            return .installFailed("installing set \(generation) into \(layout.databaseDir) failed: \(error); the live set is unchanged")
+            abandon()
+            return .installFailed("installing set \(generation) into \(layout.databaseDir) failed: \(error); the live set is unchanged", switchStarted: false)
+        }
+        if existing != nil {
+            rename(payload, layout.canaryPayload(generation))
+            try? layout.generations.create(manifest, sources: sources)
         }
         let owned = Set(files.keys).union([canaryFileName]).sorted()
         let live = LiveSet(generation: generation, canaryName: candidate.canary.name, installedAt: context.clock.now(),
@@ -132,15 +136,22 @@ struct Activator {
         try context.reach("update.installed")
         let proof = try prove(candidate.canary)
         if case .notShown(let verdict) = proof, state.live?.generation != generation {
-            let restoration = restore(state.live, refused: live)
-            if !existed {
-                layout.generations.remove(generation)
-                unlink(layout.canaryPayload(generation))
-            }
-            return .refused(generation: generation, lastVerdict: verdict, restoration: restoration,
-                            stamps: Self.stamps(Set(state.live?.owned ?? []), layout: layout))
+            return refuse(live, verdict: verdict, previous: state.live, deleteKept: existing == nil, stamps: stamps)
         }
         return .installed(live, proof, stamps: stamps)
+    }
+
+    /// clamd did not load `refused`: put `previous` back. The refused set's kept copy
+    /// goes, unless it existed before or the restore failed (then it stays live).
+    func refuse(_ refused: LiveSet, verdict: String, previous: LiveSet?, deleteKept: Bool, stamps: [String: FileStamp]) -> Activation {
+        let restoration = restore(previous, refused: refused)
+        if case .failed = restoration { return .refused(refused, lastVerdict: verdict, restoration: restoration, stamps: stamps) }
+        if deleteKept {
+            layout.generations.remove(refused.generation)
+            unlink(layout.canaryPayload(refused.generation))
+        }
+        return .refused(refused, lastVerdict: verdict, restoration: restoration,
+                        stamps: Self.stamps(Set(previous?.owned ?? []), layout: layout))
     }
 
     /// RELOAD and wait for `canary`.
@@ -154,7 +165,9 @@ struct Activator {
         }
     }
 
-    /// Nothing changed, but the live set was installed while clamd was away: check it now.
+    /// Nothing changed, but the live set was installed while clamd was away (or a run was
+    /// killed while it waited for clamd): check it now. A set clamd never confirmed and now
+    /// refuses is rolled back to the newest kept set, as an update would have done.
     func check(_ live: LiveSet) throws -> Activation {
         guard let prover else { return .checked(live, .skipped) }
         guard let canary = Canary.read(name: live.canaryName, payloadPath: layout.canaryPayload(live.generation),
@@ -166,23 +179,34 @@ struct Activator {
         if (try? prover.serves(canary)) == true {
             return .checked(live, .confirmed(seconds: context.clock.now().timeIntervalSince(start)))
         }
-        return .checked(live, try prove(canary))
+        let proof = try prove(canary)
+        guard case .notShown(let verdict) = proof, layout.generations.manifest(live.generation)?.status == .pending else {
+            return .checked(live, proof)
+        }
+        let previous = layout.generations.all().first { $0.status.isKept && $0.id != live.generation }.map { manifest in
+            LiveSet(generation: manifest.id, canaryName: manifest.canaryName ?? "", installedAt: manifest.created, confirmed: false,
+                    confirmedAt: nil, signatures: manifest.loadedSignatures, owned: (Array(manifest.files.keys) + [canaryFileName]).sorted())
+        }
+        return refuse(live, verdict: verdict, previous: previous, deleteKept: true, stamps: [:])
     }
 
-    /// Puts `previous` back after clamd refused `refused`: its changed files from its kept
-    /// set, its canary, then RELOAD and proof.
+    /// Puts `previous` back after clamd refused `refused`: its files from its kept set,
+    /// its canary, then RELOAD and proof. Official databases are never removed: a
+    /// newer version that replaced freshclam's stays in place (it was verified).
     func restore(_ previous: LiveSet?, refused: LiveSet) -> Restoration {
+        let keepOfficial = { (name: String) in !Planner.isOfficial(name, config: self.config) }
         do {
             guard let previous else {
-                // There was no earlier set: take sigctl's files out again.
-                _ = try installer.install(generation: 0, files: [:], remove: refused.owned, owned: Set(refused.owned))
-                if let prover { _ = try? prover.clamd.reload(deadline: context.clock.now().addingTimeInterval(10)) }
+                // There was no earlier set: take sigctl's own files out again.
+                _ = try installer.install(generation: 0, files: [:], remove: refused.owned.filter(keepOfficial),
+                                          owned: Set(refused.owned))
+                if let prover { _ = try? prover.clamd.reload(deadline: context.clock.now().addingTimeInterval(prover.timeout)) }
                 return .removed
             }
             guard let manifest = layout.generations.manifest(previous.generation),
                   let canary = Canary.read(name: previous.canaryName, payloadPath: layout.canaryPayload(previous.generation),
                                            mail: config.clamd.scanMail) else {
-                return .failed("set \(previous.generation) is no longer kept (deleted by hand?), so it cannot be restored; the refused set stays in place: run `sigctl rollback --to N` with a kept set")
+                return .failed("set \(previous.generation) is no longer kept (deleted by hand?), so it cannot be restored; set \(refused.generation) stays in place: run `sigctl rollback --to N` with a kept set")
             }
             let dir = layout.generations.directory(previous.generation)
             var install: [String: String] = [:]
@@ -190,10 +214,10 @@ struct Activator {
             let canaryPath = layout.staging + "/" + canaryFileName + ".restore"
             try Files.writeAtomically(Data(try canary.databaseLine().utf8), to: canaryPath)
             install[canaryFileName] = canaryPath
-            let remove = Set(refused.owned).subtracting(previous.owned)
-            _ = try installer.install(generation: previous.generation, files: install, remove: remove.sorted(),
-                                      owned: Set(refused.owned).union(previous.owned))
-            return .restored(generation: previous.generation, proof: try prove(canary))
+            let remove = Set(refused.owned).subtracting(previous.owned).filter(keepOfficial)
+            _ = try installer.install(generation: previous.generation, canaryName: previous.canaryName, files: install,
+                                      remove: remove.sorted(), owned: Set(refused.owned).union(previous.owned))
+            return .restored(previous, proof: try prove(canary))
         } catch {
             return .failed("restoring the previous set failed: \(error)")
         }

@@ -37,8 +37,10 @@ struct Gates {
 
     func run(_ candidate: Candidate, state: State) throws -> GateResult {
         let start = context.clock.now()
-        defer { _ = start }
         var result = GateResult(candidate: candidate)
+        if geteuid() == 0, SetVerifier.unprivilegedOwner(of: layout.databaseDir) == nil {
+            result.warnings.append("\(layout.databaseDir) belongs to root, so the verification child parses downloads as root; make it belong to clamav (chown clamav: \(layout.databaseDir)) as Debian's clamav-daemon has it")
+        }
         result.rejectedFiles = policy(candidate, state: state)
         var current = candidate
         current.files.removeAll { result.rejectedFiles[$0.name] != nil }
@@ -100,19 +102,15 @@ struct Gates {
         let staged = candidate.files.filter { $0.origin == .download }
         guard staged.contains(where: { SilencingPolicy.kind(of: $0.name) != .signatures }) else { return [:] }
         var own: [String: [String]] = [:]
-        var others: [String: [String]] = [:]
         let replacing = candidate.replacing
         for name in Files.list(layout.databaseDir) where isDatabaseFile(name) && name != canaryFileName && replacing[name] == nil {
             let owner = state.live?.owned.contains(name) == true ? state.record(of: name)?.feed ?? "sigctl" : "a local file"
             own[owner, default: []].append(layout.live(name))
         }
         for file in candidate.files { own[file.feed, default: []].append(file.path) }
-        for (feed, paths) in own {
-            others[feed] = paths
-        }
         var rejected: [String: String] = [:]
         for feed in Set(staged.map(\.feed)) {
-            var rest = others
+            var rest = own
             rest[feed] = nil
             let found = SilencingPolicy.check(staged.filter { $0.feed == feed }, config: config,
                                               ownFiles: [feed: own[feed] ?? []], others: rest)
@@ -235,7 +233,7 @@ struct Gates {
             guard file.origin == .download, state.live?.owned.contains(file.name) == true, !ContentChecks.isContainer(file.name),
                   file.size < 64 << 20, (Files.size(layout.live(file.name)) ?? Int64.max) < 64 << 20 else { return nil }
             func lines(_ path: String) -> Set<Substring>? {
-                guard let data = FileManager.default.contents(atPath: path) else { return nil }
+                guard let data = Files.readRegular(path, limit: 64 << 20) else { return nil }
                 return Set(String(decoding: data, as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("#") })
             }
             guard let new = lines(file.path), let old = lines(layout.live(file.name)), new.isStrictSubset(of: old) else { return nil }

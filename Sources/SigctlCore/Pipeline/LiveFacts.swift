@@ -55,13 +55,3 @@ public struct LiveFacts: Sendable {
         return facts
     }
 }
-
-extension State {
-    /// The feed and record of an installed file, from sigctl's records.
-    public func record(of name: String) -> (feed: String, file: FileState)? {
-        for (feed, feedState) in feeds.sorted(by: { $0.key < $1.key }) {
-            if let file = feedState.files[name], file.sha256 != nil { return (feed, file) }
-        }
-        return nil
-    }
-}

@@ -24,8 +24,15 @@ public struct RunFacts: Sendable {
         self.now = now
     }
 
-    /// The candidate's files went live.
-    var wentLive: Bool { if case .installed = activation { return true } else { return false } }
+    /// The candidate's files went live (also when clamd refused them and the previous
+    /// set could not be put back: then they stay, and are recorded as what is live).
+    var wentLive: Bool {
+        switch activation {
+        case .installed: return true
+        case .refused(_, _, .failed, _): return true
+        default: return false
+        }
+    }
     var liveNames: Set<String> { wentLive ? Set(gates?.candidate.files.map(\.name) ?? []) : [] }
 }
 
@@ -117,27 +124,6 @@ public enum Outcome {
         return redacted(report)
     }
 
-    /// The report with every URL's secrets redacted: it goes to --json, cron mail and state.json.
-    static func redacted(_ report: UpdateReport) -> UpdateReport {
-        var report = report
-        func clean(_ text: String?) -> String? { text.map(Redact.text) }
-        for feed in report.feeds.indices {
-            report.feeds[feed].message = clean(report.feeds[feed].message)
-            for file in report.feeds[feed].files.indices {
-                report.feeds[feed].files[file].message = clean(report.feeds[feed].files[file].message)
-                report.feeds[feed].files[file].mirror = clean(report.feeds[feed].files[file].mirror)
-            }
-            for problem in report.feeds[feed].problems.indices {
-                report.feeds[feed].problems[problem].message = Redact.text(report.feeds[feed].problems[problem].message)
-            }
-        }
-        report.reload.message = clean(report.reload.message)
-        report.notes = report.notes.map(Redact.text)
-        report.warnings = report.warnings.map(Redact.text)
-        report.errors = report.errors.map(Redact.text)
-        report.configWarnings = report.configWarnings.map(Redact.text)
-        return report
-    }
 
     /// What became of a staged file.
     static func stagedStatus(_ file: StagedFile, facts: RunFacts) -> (ItemStatus, String?) {
@@ -153,60 +139,15 @@ public enum Outcome {
         switch facts.activation {
         case .installed:
             return facts.liveNames.contains(file.name) ? (.updated, nil) : (.unchanged, nil)
-        case .refused(let generation, let verdict, _, _):
-            return (.rejected, "clamd did not load set \(generation), which holds this file (\(verdict)); the previous set is back, so this version waits for the feed's next change")
-        case .installFailed(let message):
+        case .refused(let set, _, .failed, _):
+            return (.updated, "installed in set \(set.generation), but clamd did not show its canary and the previous set could not be restored")
+        case .refused(let set, let verdict, _, _):
+            return (.rejected, "clamd did not load set \(set.generation), which holds this file (\(verdict)); the previous set is back, so this version waits for the feed's next change")
+        case .installFailed(let message, _):
             return (.failed, message)
         default:
             return (.unchanged, nil)
         }
-    }
-
-    /// Failed and rejected files grouped by cause. A file's URL and name are taken
-    /// out of its message, so "DNS down" for eleven files is one problem.
-    static func group(_ files: [FileReport], feed: String, state: State, now: Date) -> [ProblemReport] {
-        var order: [String] = []
-        var groups: [String: ProblemReport] = [:]
-        for file in files where file.status == .failed || file.status == .rejected {
-            let message = file.message ?? file.status.rawValue
-            let key = file.status.rawValue + "|" + cause(message, file: file.name)
-            if groups[key] == nil {
-                order.append(key)
-                groups[key] = ProblemReport(status: file.status, files: [], message: cause(message, file: file.name))
-            }
-            groups[key]!.files.append(file.name)
-        }
-        return order.map { key in
-            var problem = groups[key]!
-            if problem.files.count == 1, let only = files.first(where: { $0.name == problem.files[0] }) {
-                problem.message = only.message ?? problem.message
-            }
-            // Repeated: every file had the same problem recorded and printed within a day.
-            problem.repeated = problem.files.allSatisfy { name in
-                guard let previous = state.feeds[feed]?.files[name], let printed = previous.lastErrorPrinted,
-                      now.timeIntervalSince(printed) < 86_400 else { return false }
-                return shape(previous.lastError) == shape(files.first { $0.name == name }?.message)
-            } ? true : nil
-            return problem
-        }
-    }
-
-    /// A message with the file's own URL path and name replaced, so messages about the same cause compare equal.
-    static func cause(_ message: String, file: String) -> String {
-        var text = message
-        // "http://host:port/path/file.ndb" → "http://host:port"
-        let urlPattern = try! NSRegularExpression(pattern: "(https?://[^/\\s]+)/[^\\s:;,]*")
-        text = urlPattern.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "$1")
-        return text.replacingOccurrences(of: file, with: "the file")
-    }
-
-    /// The parts of a message that change from run to run without the problem changing:
-    /// durations ("after 12 ms"), timestamps, and long numbers such as ports and sizes.
-    static let varying = try! NSRegularExpression(pattern: "after [0-9]+ ms|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z|[0-9]{4,}")
-
-    static func shape(_ text: String?) -> String {
-        let text = text ?? ""
-        return varying.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "#")
     }
 
     static func reload(_ facts: RunFacts, into report: inout UpdateReport) {
@@ -214,7 +155,7 @@ public enum Outcome {
         switch facts.activation {
         case .nothing:
             break
-        case .installFailed(let message):
+        case .installFailed(let message, _):
             report.errors.append(message)
         case .installed(let live, let proof, _):
             report.installed = true
@@ -235,17 +176,24 @@ public enum Outcome {
             case .notShown: report.errors.append("clamd did not confirm the reload: \(report.reload.message!); check clamd's log, then run `sigctl reload`")
             case .skipped: break
             }
-        case .refused(let generation, let verdict, let restoration, _):
-            report.reload = ReloadReport(result: .rolled_back, canary: nil,
-                                         message: "clamd answered but did not show the canary of set \(generation) within \(timeout)s (\(verdict)); " + describe(restoration))
-            report.errors.append("clamd did not load the new set: \(report.reload.message!); check clamd's log")
+        case .refused(let set, let verdict, let restoration, _):
+            if case .failed = restoration {
+                report.installed = true
+                report.generation = set.generation
+                report.signatures = set.signatures
+            }
+            let result: ReloadResult
+            if case .failed = restoration { result = .not_confirmed } else { result = .rolled_back }
+            report.reload = ReloadReport(result: result, canary: set.canaryName,
+                                         message: "clamd answered but did not show the canary of set \(set.generation) within \(timeout)s (\(verdict)); " + describe(restoration))
+            report.errors.append("clamd did not load set \(set.generation): \(report.reload.message!); check clamd's log")
         }
     }
 
     static func describe(_ restoration: Restoration) -> String {
         switch restoration {
-        case .restored(let generation, .confirmed): return "the previous set \(generation) is restored and clamd confirmed it"
-        case .restored(let generation, _): return "the previous set \(generation) is restored, but clamd did not confirm it either"
+        case .restored(let set, .confirmed): return "the previous set \(set.generation) is restored and clamd confirmed it"
+        case .restored(let set, _): return "the previous set \(set.generation) is restored, but clamd did not confirm it either"
         case .removed: return "there was no earlier set, so sigctl removed its files"
         case .failed(let message): return message
         }

@@ -77,12 +77,14 @@ public enum Planner {
         if !allowed.isEmpty { wanted.insert(allowListFileName) }
         for name in owned where !wanted.contains(name) && name != allowListFileName {
             let feed = state.record(of: name)?.feed ?? "unknown"
-            if let official = officialFeed(of: name, config: config) {
+            if isOfficial(name, config: config) {
                 // Never remove an official database sigctl took over: hand it back
-                // when its feed (or database) is no longer enabled.
-                if !(official.enabled && officialDatabases(official, config: config).contains { OfficialSettings.fileNames($0).contains(name) }) {
-                    plan.handbacks[name] = official.name
-                }
+                // when its feed (or database) is no longer enabled, or no longer configured at all.
+                let official = officialFeed(of: name, config: config)
+                let wantedStill = official.map { feed in
+                    feed.enabled && officialDatabases(feed, config: config).contains { OfficialSettings.fileNames($0).contains(name) }
+                } ?? false
+                if !wantedStill { plan.handbacks[name] = official?.name ?? feed }
             } else {
                 plan.drops[name] = feed
             }
@@ -115,14 +117,13 @@ public enum Planner {
             let next = last.addingTimeInterval(TimeInterval(feed.interval))
             return .notDue("next check after \(Fetcher.format(next)) (interval \(DurationParser.format(feed.interval)))")
         }
-        if let official = feed.official {
+        if feed.official != nil {
             if let until = state.coolDowns?[feed.name], until > now {
                 return .notDue("the mirror put this client on cool-down until \(Fetcher.format(until)); no request goes out before then")
             }
             if let conflict = facts.freshclamConflict {
                 return .blocked("\(conflict), and two updaters on one directory break sets; sigctl leaves the official files alone until you choose: stop and disable freshclam (systemctl disable --now clamav-freshclam) to let sigctl manage them, or set enabled = false in \(feed.source) to keep freshclam")
             }
-            _ = official
             return .official(officialDatabases(feed, config: config))
         }
         let hosts = feed.mirrors.map(Fetcher.host(of:))
@@ -152,6 +153,13 @@ public enum Planner {
         return .fetch(jobs, conflicts: conflicts)
     }
 
+    /// An official database file: one an official feed lists, one of ClamAV's own names
+    /// (main, daily, bytecode, …), or any CVD container. sigctl never removes such a file
+    /// it took over; it hands it back. (Third-party feeds may not ship containers.)
+    public static func isOfficial(_ name: String, config: Configuration) -> Bool {
+        officialFeed(of: name, config: config) != nil || ContentChecks.isContainer(name)
+    }
+
     /// The official feed whose databases include `name` (enabled or not).
     static func officialFeed(of name: String, config: Configuration) -> Feed? {
         config.feeds.first { feed in
@@ -164,6 +172,9 @@ public enum Planner {
     static func officialDatabases(_ feed: Feed, config: Configuration) -> [String] {
         (feed.official?.databases ?? []).filter { $0 != "bytecode" || config.clamd.loadOptions.bytecode }
     }
+
+    /// Recorded for a disabled feed: whatever its digest when enabled again, it differs.
+    static let disabledDigest = "disabled"
 
     /// A digest of what decides a feed's downloads: a change makes the feed due at once.
     public static func digest(_ feed: Feed) -> String {

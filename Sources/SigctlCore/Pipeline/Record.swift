@@ -88,6 +88,10 @@ public enum Recorder {
             }
             state.feeds[plan.feed.name] = feedState
         }
+        // A disabled feed forgets its digest, so enabling it again makes it due at once.
+        for feed in facts.config.feeds where !feed.enabled && state.feeds[feed.name] != nil {
+            state.feeds[feed.name]?.configDigest = Planner.disabledDigest
+        }
         for feed in report.feeds {
             var feedState = state.feeds[feed.name, default: FeedState()]
             if feed.problems.isEmpty {
@@ -126,12 +130,18 @@ public enum Recorder {
                 history.statuses[set.generation] = .confirmed
             }
             state.live = set
-        case .refused(_, _, let restoration, _):
+        case .refused(let refused, _, let restoration, _):
             switch restoration {
-            case .restored(let generation, .confirmed):
-                state.live?.confirmed = true
-                state.live?.confirmedAt = now
-                history.statuses[generation] = .confirmed
+            case .failed:
+                state.live = refused
+            case .restored(var set, let proof):
+                set.confirmed = false
+                if case .confirmed = proof {
+                    set.confirmed = true
+                    set.confirmedAt = now
+                    history.statuses[set.generation] = .confirmed
+                }
+                state.live = set
             case .removed:
                 state.live = nil
             default:
@@ -152,10 +162,14 @@ public enum Recorder {
 
     /// Records a file that went live: its digests, validators from the mirror it came
     /// from (the other mirrors' validators describe an older version and go), its stamp.
+    /// A file restored from a kept set (a repair, a rollback) keeps its validators: they
+    /// describe what the mirror has, so the mirror's 304 leaves the restored file in place.
     static func install(_ file: StagedFile, into record: inout FileState, stamp: FileStamp?, now: Date) {
-        record.dropValidators()
-        if let mirror = file.mirror, let validators = file.validators { record.setValidators(validators, for: mirror) }
-        record.installedLastModified = file.validators?.lastModified
+        if file.origin == .download || file.origin == .local {
+            record.dropValidators()
+            if let mirror = file.mirror, let validators = file.validators { record.setValidators(validators, for: mirror) }
+            record.installedLastModified = file.validators?.lastModified
+        }
         record.sha256 = file.sha256
         record.md5 = file.md5
         record.signatureDigest = file.signatureDigest

@@ -12,10 +12,7 @@ struct RollbackPlan {
         var plan = RollbackPlan()
         let dir = layout.generations.directory(target.id)
         let owned = Set(state.live?.owned ?? []).subtracting([canaryFileName])
-        func official(_ name: String) -> Bool {
-            Planner.officialFeed(of: name, config: config) != nil
-                || ["main", "daily", "bytecode"].contains { OfficialSettings.fileNames($0).contains(name) }
-        }
+        func official(_ name: String) -> Bool { Planner.isOfficial(name, config: config) }
         for (name, file) in target.files.sorted(by: { $0.key < $1.key }) {
             if official(name) {
                 if state.record(of: name)?.file.sha256 != file.sha256 { plan.keptOfficial.append(name) }

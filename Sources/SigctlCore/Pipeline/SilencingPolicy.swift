@@ -12,10 +12,11 @@ import Foundation
 ///   scans: they need `may_configure = true`.
 /// Everything else a feed ships must be a signature database.
 public enum SilencingPolicy {
-    public enum Kind: Sendable { case signatures, ignoreList, allowList, configuration }
+    public enum Kind: Sendable { case signatures, ignoreList, allowList, configuration, container }
 
     public static func kind(of name: String) -> Kind {
         switch (name as NSString).pathExtension.lowercased() {
+        case "cvd", "cld", "cud": return .container
         case "ign", "ign2": return .ignoreList
         case "fp", "sfp", "wdb", "crb", "cat": return .allowList
         case "cfg", "ftm": return .configuration
@@ -24,10 +25,13 @@ public enum SilencingPolicy {
     }
 
     /// ClamAV's platform and category prefixes: names under them are ClamAV's own.
+    /// Platform prefixes of today's names, and the category prefixes of ClamAV's older names.
     static let officialPrefixes: Set<String> = [
         "andr", "archive", "asp", "bc", "broken", "clamav", "doc", "email", "eicar-test-signature", "embedded", "heuristics",
         "html", "img", "ios", "java", "js", "legacy", "multios", "osx", "pdf", "php", "ppt", "pua", "py", "rtf", "swf", "txt",
         "unix", "vba", "vbs", "win", "xls", "xml", "packed", "revoked", "trusted",
+        "adware", "backdoor", "dialer", "exploit", "flooder", "hoax", "joke", "phishing", "rootkit", "spyware", "trojan",
+        "virus", "w32", "w97m", "worm", "x97m", "macro", "htm", "ole2", "sis", "safebrowsing",
     ]
 
     static func prefix(_ name: Substring) -> String { String(name.split(separator: ".", maxSplits: 1).first ?? name).lowercased() }
@@ -36,7 +40,7 @@ public enum SilencingPolicy {
     public static func names(in path: String) -> [Substring] {
         let ext = (path as NSString).pathExtension.lowercased()
         guard kind(of: path) == .signatures, !ContentChecks.isContainer(path),
-              let data = FileManager.default.contents(atPath: path) else { return [] }
+              let data = Files.readRegular(path) else { return [] }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
             SignatureLookup.name(ofLine: $0.hasSuffix("\r") ? $0.dropLast() : $0, fileExtension: ext)
         }
@@ -57,6 +61,8 @@ public enum SilencingPolicy {
                 rejected[file.name] = "it would change how clamd scans (\(file.name.hasSuffix(".ftm") ? "file-type detection" : "engine configuration")), and a feed may only add detections; if you trust \(feed.name) with that, set may_configure = true in \(source)"
             case .allowList where !feed.maySilence:
                 rejected[file.name] = "it is an allow list that stops detections of every feed and of ClamAV's own databases, and a feed may only add detections; if you trust \(feed.name) with that, set may_silence = true in \(source)"
+            case .container where !(feed.maySilence && feed.mayConfigure):
+                rejected[file.name] = "it is a CVD container, which can carry allow lists and engine configuration sigctl cannot check file by file, and a feed may only add detections; if you trust \(feed.name) with that, set may_silence = true and may_configure = true in \(source)"
             case .ignoreList where !feed.maySilence:
                 let foreign = foreignEntries(file, own: ownFiles[feed.name] ?? [], others: others)
                 guard !foreign.isEmpty else { continue }
@@ -72,7 +78,7 @@ public enum SilencingPolicy {
     /// Entries of an ignore list that name signatures the feed does not own, each with who defines it.
     static func foreignEntries(_ file: StagedFile, own: [String], others: [String: [String]]) -> [String] {
         let ext = (file.name as NSString).pathExtension.lowercased()
-        guard let data = FileManager.default.contents(atPath: file.path) else { return [] }
+        guard let data = Files.readRegular(file.path) else { return [] }
         var ownNames = Set<Substring>()
         var ownPrefixes = Set<String>()
         for path in own {

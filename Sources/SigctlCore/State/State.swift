@@ -137,6 +137,19 @@ public struct State: Codable, Sendable {
 
     public init() {}
 
+    /// Validators from before they were kept per mirror move under the redacted mirror
+    /// URL; back-offs lose any secret in their URL.
+    mutating func migrateLegacyValidators() {
+        for (feed, feedState) in feeds {
+            for (name, file) in feedState.files where file.mirror != nil {
+                var moved = file
+                if let mirror = file.mirror { moved.setValidators(file.validators(for: mirror), for: mirror) }
+                feeds[feed]?.files[name] = moved
+            }
+        }
+        for (host, entry) in hosts { hosts[host]?.url = Redact.url(entry.url) }
+    }
+
     public func backoff(forHost host: String, now: Date = Date()) -> HostBackoff? {
         guard let entry = hosts[host], entry.until > now else { return nil }
         return entry
@@ -173,7 +186,9 @@ public struct StateStore: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path, code: EIO) }
         if data.isEmpty { throw .damaged(path: path, reason: "the file is empty") }
         do {
-            return try JSONDecoder.sigctl.decode(State.self, from: data)
+            var state = try JSONDecoder.sigctl.decode(State.self, from: data)
+            state.migrateLegacyValidators()
+            return state
         } catch {
             throw .damaged(path: path, reason: "not the JSON sigctl wrote: \(String(describing: error).prefix(160))")
         }
@@ -214,5 +229,26 @@ extension JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return decoder
+    }
+}
+
+extension FileStamp {
+    /// The stamp of the file at `path` (without following a symlink), or nil.
+    public static func read(_ path: String) -> FileStamp? {
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return FileStamp(inode: UInt64(st.st_ino), size: Int64(st.st_size),
+                         mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                         ctime: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec))
+    }
+}
+
+extension State {
+    /// The feed and record of an installed file, from sigctl's records.
+    public func record(of name: String) -> (feed: String, file: FileState)? {
+        for (feed, feedState) in feeds.sorted(by: { $0.key < $1.key }) {
+            if let file = feedState.files[name], file.sha256 != nil { return (feed, file) }
+        }
+        return nil
     }
 }

@@ -74,10 +74,10 @@ public enum Files {
         return false
     }
 
-    /// Copies a file's bytes and fsyncs the copy.
+    /// Copies a regular file's bytes and fsyncs the copy. The source is opened without
+    /// following a symlink: it may sit in a directory another user can write.
     public static func copy(_ source: String, to destination: String, mode: mode_t = 0o644) throws {
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw SystemError.errno("open", path: source) }
+        let input = try openRegular(source)
         defer { close(input) }
         let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard output >= 0 else { throw SystemError.errno("open", path: destination) }
@@ -127,6 +127,28 @@ public enum Files {
 }
 
 extension Files {
+    /// Opens a regular file for reading, never through a symlink and never blocking on a
+    /// FIFO or device someone planted in its place.
+    public static func openRegular(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else { throw SystemError.errno("open", path: path) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw SystemError(call: "open", path: path, code: EINVAL)
+        }
+        return fd
+    }
+
+    /// The bytes of a regular file of at most `limit` bytes (nil otherwise), read as `openRegular` opens it.
+    public static func readRegular(_ path: String, limit: Int64 = 256 << 20) -> Data? {
+        guard let fd = try? openRegular(path) else { return nil }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        var st = stat()
+        guard fstat(fd, &st) == 0, Int64(st.st_size) <= limit else { return nil }
+        return try? handle.readToEnd() ?? Data()
+    }
+
     /// A new directory with an unpredictable name (`mkdtemp`) inside `parent`.
     public static func makeTemporaryDirectory(in parent: String, prefix: String) throws -> String {
         try makeDirectory(parent)

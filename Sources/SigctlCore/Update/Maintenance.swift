@@ -50,7 +50,7 @@ public struct Maintenance {
         result.verification = verified
         let activation = try Activator(context: context, config: config, layout: layout)
             .activate(result, state: state, released: [], reason: "reload")
-        return try finish(.reload, activation: activation, state: state, notes: opened.notes)
+        return try finish(.reload, activation: activation, gates: result, drops: [:], state: state, notes: opened.notes)
     }
 
     /// Restores set `target` (default: the newest kept set older than the live one),
@@ -93,69 +93,38 @@ public struct Maintenance {
         let activation = try Activator(context: context, config: config, layout: layout)
             .activate(result, state: state, released: [], reason: "rollback to \(manifest.id)")
         context.log.info("restored set \(manifest.id) from \(manifest.created)")
-        var report = try finish(.rollback, activation: activation, state: state, notes: opened.notes, rolledBack: plan.files)
+        var report = try finish(.rollback, activation: activation, gates: result, drops: plan.drops, state: state, notes: opened.notes)
         report.keptOfficial = plan.keptOfficial
         return report
     }
 
-    /// Records the activation like an update does, and reports it.
-    private func finish(_ action: MaintenanceReport.Action, activation: Activation, state: State, notes: [String],
-                        rolledBack: [StagedFile] = []) throws -> MaintenanceReport {
-        var state = state
-        var history = HistoryChange()
-        let reload: ReloadReport
-        var generation = state.live?.generation ?? 0
-        var signatures = state.live?.signatures ?? 0
-        switch activation {
-        case .installed(var live, let proof, let stamps):
-            if case .confirmed = proof {
-                live.confirmed = true
-                live.confirmedAt = context.clock.now()
-                history.statuses[live.generation] = .confirmed
-            } else if case .skipped = proof {
-                history.statuses[live.generation] = .unproven
-            }
-            // The restored files stay until upstream publishes something new: keep the
-            // validators of the version the mirror has, but record what is installed now.
-            for file in rolledBack {
-                var record = state.feeds[file.feed, default: FeedState()].files[file.name] ?? FileState()
-                record.sha256 = file.sha256
-                record.md5 = file.md5
-                record.signatureDigest = file.signatureDigest
-                record.size = file.size
-                record.signatures = file.signatures
-                state.feeds[file.feed, default: FeedState()].files[file.name] = record
-            }
-            for (name, stamp) in stamps {
-                if let feed = state.record(of: name)?.feed { state.feeds[feed]?.files[name]?.stamp = stamp }
-            }
-            for name in Set(state.live?.owned ?? []).subtracting(live.owned) {
-                if let feed = state.record(of: name)?.feed { state.feeds[feed]?.files[name] = nil }
-            }
-            state.live = live
-            generation = live.generation
-            signatures = live.signatures
-            var report = ReloadReport(proof, canary: live.canaryName, timeout: config.settings.reloadTimeout,
-                                      unreachableNote: "the set is installed and clamd loads it when it starts")
-            if case .notShown = proof { report.message! += "; check clamd's log" }
-            reload = report
-        case .refused(let refused, let verdict, let restoration, _):
-            if case .restored(let back, .confirmed) = restoration {
-                state.live?.confirmed = true
-                history.statuses[back] = .confirmed
-            }
-            reload = ReloadReport(result: .rolled_back, message: "clamd did not show the canary of set \(refused) (\(verdict)); " + Outcome.describe(restoration))
-        case .installFailed(let message):
-            throw CommandError(message, hint: "nothing was changed")
-        case .nothing, .checked:
-            reload = ReloadReport(result: .not_needed)
+    /// Records the activation through the same pure stages as an update, and reports it.
+    private func finish(_ action: MaintenanceReport.Action, activation: Activation, gates: GateResult, drops: [String: String],
+                        state: State, notes: [String]) throws -> MaintenanceReport {
+        if case .installFailed(let message, _) = activation {
+            throw CommandError(message, hint: "fix the cause and run the command again")
         }
+        var plan = UpdatePlan()
+        plan.drops = drops
+        let run = RunFacts(config: config, state: state, plan: plan, acquisition: Acquisition(), gates: gates,
+                           activation: activation, now: context.clock.now())
+        let outcome = Outcome.report(run)
+        var (next, history) = Recorder.record(run, report: outcome)
+        // reload and rollback are not update runs.
+        next.lastRun = state.lastRun
+        next.lastResult = state.lastResult
         for (id, status) in history.statuses { try? layout.generations.setStatus(id, status) }
-        try StateStore(directory: layout.stateDir).save(state)
+        try StateStore(directory: layout.stateDir).save(next)
         Installer(databaseDir: layout.databaseDir, stateDir: layout.stateDir).commit()
-        History(layout: layout, keep: config.settings.keepGenerations).prune(live: state.live?.generation)
+        History(layout: layout, keep: config.settings.keepGenerations).prune(live: next.live?.generation)
+        var reload = outcome.reload
+        if case .installed(_, .unreachable, _) = activation {
+            reload.message = reload.message.map { $0.replacingOccurrences(of: "the new set stays installed, clamd loads it when it starts, and the next run confirms it",
+                                                                           with: "the set is installed and clamd loads it when it starts") }
+        }
+        if case .installed(_, .notShown, _) = activation { reload.message = (reload.message ?? "") + "; check clamd's log" }
         let exit: ExitStatus = reload.failed ? .reloadUnconfirmed : .success
-        return MaintenanceReport(action: action, generation: generation, signatures: signatures, reload: reload,
-                                 exitCode: exit.rawValue, notes: notes)
+        return MaintenanceReport(action: action, generation: next.live?.generation ?? 0, signatures: next.live?.signatures ?? 0,
+                                 reload: reload, exitCode: exit.rawValue, notes: notes)
     }
 }

@@ -80,16 +80,19 @@ public struct UpdateRunner {
             report.phases["reload"] = proven
         }
         let (next, history) = Recorder.record(run, report: report)
-        try commit(next, history: history)
+        var unfinished = false
+        if case .installFailed(_, true) = activation { unfinished = true }
+        try commit(next, history: history, keepJournal: unfinished)
         return report
     }
 
-    /// Saves the new state, then lets the install journal go, then prunes the history.
-    func commit(_ state: State, history: HistoryChange) throws {
+    /// Saves the new state, then lets the install journal go (unless a switch is left for
+    /// the next run to finish), then prunes the history.
+    func commit(_ state: State, history: HistoryChange, keepJournal: Bool) throws {
         for (id, status) in history.statuses { try? layout.generations.setStatus(id, status) }
         try StateStore(directory: layout.stateDir).save(state)
         try context.reach("update.recorded")
-        Installer(databaseDir: layout.databaseDir, stateDir: layout.stateDir).commit()
+        if !keepJournal { Installer(databaseDir: layout.databaseDir, stateDir: layout.stateDir).commit() }
         History(layout: layout, keep: config.settings.keepGenerations).prune(live: state.live?.generation)
     }
 
