@@ -201,6 +201,29 @@ import Testing
         #expect(try box.update().0.status == 0)
     }
 
+    @Test func aBodyThatStallsHalfWayIsCutOffAndResumedNextRun() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let v1 = GeneratedSignatures.ndb("Test.Stall", count: 1)
+        try box.publish(feed: "f", file: "a.ndb", v1.text)
+        try box.writeFeed("f", files: ["a.ndb"])
+        #expect(try box.update().0.status == 0)
+        let before = try box.liveSnapshot()
+        let v2 = v1.text + GeneratedSignatures.ndb("Test.Stall2", count: 300).text
+        try box.publish(feed: "f", file: "a.ndb", v2)
+        // Headers and 4000 bytes, then silence far longer than stall_timeout (3 s).
+        try box.mirror.setFaults(["/f/a.ndb": ["stall_after": 4000, "stall": 120, "times": 1]])
+        let (stalled, report) = try box.update()
+        #expect(stalled.status == 2, "\(stalled.stderr)")
+        #expect(report?.file("f", "a.ndb")?.status == .failed)
+        #expect(try box.liveSnapshot() == before)
+        #expect(try box.clamd.scan(v1.samples["Test.Stall-1"]!) == "Test.Stall-1.UNOFFICIAL")
+        let (next, second) = try box.update()
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(second?.file("f", "a.ndb")?.status == .updated)
+        #expect(box.mirror.requests(path: "/f/a.ndb").last?["range"] as? String == "bytes=4000-", "the rest only")
+    }
+
     @Test func failoverKeepsValidatorsPerMirrorAndNeverGoesBackwards() throws {
         let box = try Sandbox()
         try box.clamd.start()
