@@ -62,6 +62,48 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: box.stateDir + "/generations/2"), "a set clamd refused is not kept")
     }
 
+    @Test func whenAPendingSetIsLiveARefusedSetGoesBackToTheLastConfirmedOne() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let v1 = GeneratedSignatures.ndb("Test.Confirmed", count: 1)
+        try box.publish(feed: "f", file: "a.ndb", v1.text)
+        try box.writeFeed("f", files: ["a.ndb"])
+        #expect(try box.update().0.status == 0)
+        let confirmed = try box.liveSnapshot().filter { $0.key != canaryFileName }
+
+        // Set 2 goes in while nothing answers on clamd's socket: installed, pending.
+        let stale = box.root + "/stale.sock"
+        _ = try runProgram("/usr/bin/python3", ["-c", "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])", stale])
+        try box.writeSettings("clamd = \"unix:\(stale)\"", reloadTimeout: "2s")
+        try box.publish(feed: "f", file: "a.ndb", v1.text + GeneratedSignatures.ndb("Test.Pending", count: 1).text)
+        #expect(try box.update().0.status == 3)
+        #expect(try box.state().live?.generation == 2)
+
+        // Then a clamd that loads nothing refuses set 3: back to set 1, the one clamd confirmed.
+        let fake = try FakeClamd(box)
+        try box.writeSettings("clamd = \"unix:\(fake.socket)\"", reloadTimeout: "2s")
+        try box.publish(feed: "f", file: "a.ndb", v1.text + GeneratedSignatures.ndb("Test.Third", count: 1).text)
+        let (result, report) = try box.update()
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(report?.reload.message?.contains("the previous set 1 is restored") == true, "\(report?.reload.message ?? "")")
+        #expect(try box.state().live?.generation == 1)
+        #expect(try box.liveSnapshot().filter { $0.key != canaryFileName } == confirmed)
+        #expect(try box.state().feeds["f"]?.files["a.ndb"]?.sha256 == (try ClamAV.hash("sha256", Data(v1.text.utf8))))
+
+        // A run killed inside the restore's own staging leaves a state the next run completes.
+        try box.publish(feed: "f", file: "a.ndb", v1.text + GeneratedSignatures.ndb("Test.Fourth", count: 1).text)
+        let killed = try box.update(failpoints: "install.staged#2=kill")
+        #expect(killed.status == SIGKILL)
+        try box.liveSetLoads()
+        box.clamd.stop()
+        try box.writeSettings()
+        try box.clamd.start()
+        let (next, _) = try box.update()
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(try box.state().live?.confirmed == true)
+        box.noStagingDebris()
+    }
+
     @Test func aReloadWhileClamdIsDownNeverDemotesTheConfirmedSet() throws {
         let box = try Sandbox()
         try box.clamd.start()

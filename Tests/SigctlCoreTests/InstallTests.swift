@@ -67,7 +67,7 @@ import Testing
         // The killed run had staged a and b, renamed a, and died before b.
         dir.write("db/.sigctl-install/b.ndb", "new b\n")
         dir.write("db/a.ndb", "new a\n")
-        let journal = Installer.Journal(generation: 5, install: ["a.ndb", "b.ndb"], remove: ["gone.ndb"])
+        let journal = Installer.Journal(generation: 5, canaryName: "C5", staging: ".sigctl-install", install: ["a.ndb", "b.ndb"], remove: ["gone.ndb"])
         try Files.writeAtomically(try JSONEncoder.sigctl.encode(journal), to: dir.path + "/state/install-journal.json")
         let installer = Installer(databaseDir: dir.path + "/db", stateDir: dir.path + "/state")
         let recovered = try #require(try installer.recover())
@@ -77,6 +77,21 @@ import Testing
         #expect(dir.read("db/gone.ndb") == nil)
         installer.commit()
         #expect(try installer.recover() == nil, "nothing left to recover")
+    }
+
+    @Test func anOlderJournalNeverReplaysTheStagingOfALaterSwitch() throws {
+        let dir = TempDir()
+        try Files.makeDirectory(dir.path + "/state")
+        dir.write("db/a.ndb", "set 6 a\n")
+        // Set 6's switch finished (its staging is gone, its journal not yet committed); then a
+        // restore of set 5 began staging and was killed before writing its own journal.
+        let journal = Installer.Journal(generation: 6, canaryName: "C6", staging: ".sigctl-install-aaaaaa", install: ["a.ndb"], remove: [])
+        try Files.writeAtomically(try JSONEncoder.sigctl.encode(journal), to: dir.path + "/state/install-journal.json")
+        dir.write("db/.sigctl-install-bbbbbb/a.ndb", "set 5 a, half writ")
+        let installer = Installer(databaseDir: dir.path + "/db", stateDir: dir.path + "/state")
+        #expect(try installer.recover()?.generation == 6)
+        #expect(dir.read("db/a.ndb") == "set 6 a\n", "the later staging is never moved in under the older journal")
+        #expect(Files.list(dir.path + "/db") == ["a.ndb"])
     }
 
     @Test func stagingWithoutAJournalNeverReachedClamdAndIsDropped() throws {

@@ -142,7 +142,7 @@ import Testing
         let run = facts(state: state, feeds: [Feed.files("f", ["a.ndb"])],
                         acquired: ["f": [FileResult(name: "a.ndb", outcome: .staged(staged("a.ndb")))]],
                         activation: .refused(refusedSet, lastVerdict: "clamd reported the canary clean",
-                                             restoration: .restored(state.live!, proof: .confirmed(seconds: 0.2)), stamps: [:]),
+                                             restoration: .restored(state.live!, proof: .confirmed(seconds: 0.2), files: [:]), stamps: [:]),
                         candidateFiles: [staged("a.ndb")])
         let report = Outcome.report(run)
         #expect(!report.installed)

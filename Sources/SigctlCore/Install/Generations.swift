@@ -1,7 +1,7 @@
 import Foundation
 
 /// One file of an installed set, as recorded in its manifest.
-public struct GenerationFile: Codable, Sendable {
+public struct GenerationFile: Codable, Sendable, Equatable {
     public var feed: String
     public var sha256: String
     public var size: Int64

@@ -5,11 +5,20 @@ struct History {
     let layout: Layout
     let keep: Int
 
-    func prune(live: Int?) {
-        layout.generations.prune(keep: keep, live: live)
-        let kept = Set(Files.list(layout.generations.root).compactMap(Int.init)).union(live.map { [$0] } ?? [])
-        for entry in Files.list(layout.canaryDir) {
-            guard let id = Int(entry.replacingOccurrences(of: ".bin", with: "")), !kept.contains(id) else { continue }
+    /// Keeps the newest `keep` kept sets and the live one, and the canary payloads
+    /// they (and the live set) name.
+    func prune(live: LiveSet?) {
+        layout.generations.prune(keep: keep, live: live?.generation)
+        var names = Set(layout.generations.all().compactMap(\.canaryName))
+        var ids = Set(Files.list(layout.generations.root).compactMap(Int.init))
+        if let live {
+            names.insert(live.canaryName)
+            ids.insert(live.generation)
+        }
+        for entry in Files.list(layout.canaryDir) where entry.hasSuffix(".bin") {
+            let base = String(entry.dropLast(4))
+            if names.contains(base) { continue }
+            if let id = Int(base), ids.contains(id) { continue } // named by generation (older sets)
             unlink(layout.canaryDir + "/" + entry)
         }
     }

@@ -26,7 +26,8 @@ public struct Installer: Sendable {
         self.failpoints = failpoints
     }
 
-    static let stagingName = ".sigctl-install"
+    /// Staging directories are `.sigctl-install-XXXXXX`, one per switch, named in its journal.
+    static let stagingPrefix = ".sigctl-install"
     var journalPath: String { stateDir + "/install-journal.json" }
 
     /// What one switch does; written before the first rename.
@@ -34,6 +35,8 @@ public struct Installer: Sendable {
         public var generation: Int
         /// The canary the switched set carries.
         public var canaryName: String?
+        /// This switch's staging directory in the database directory.
+        public var staging: String?
         /// Files moved into place.
         public var install: [String]
         /// Files removed from the database directory.
@@ -58,8 +61,8 @@ public struct Installer: Sendable {
             throw CommandError("\(databaseDir)/\(name) exists and was not installed by sigctl",
                                hint: "sigctl never overwrites files it does not own (freshclam's or yours); remove or rename that file, or drop it from the feed")
         }
-        database.removeTree(Self.stagingName)
-        let staging = try database.makeDirectory(Self.stagingName)
+        for entry in database.entries() where entry.hasPrefix(Self.stagingPrefix) { database.removeTree(entry) }
+        let (stagingName, staging) = try makeStaging(database)
         do {
             let owner: (uid_t, gid_t)? = geteuid() == 0 ? try database.owner() : nil
             for (name, source) in files.sorted(by: { $0.key < $1.key }) {
@@ -67,7 +70,8 @@ public struct Installer: Sendable {
             }
             staging.sync()
             try failpoints.reach("install.staged")
-            let journal = Journal(generation: generation, canaryName: canaryName, install: files.keys.sorted(), remove: remove.sorted())
+            let journal = Journal(generation: generation, canaryName: canaryName, staging: stagingName,
+                                  install: files.keys.sorted(), remove: remove.sorted())
             try Files.writeAtomically(try JSONEncoder.sigctl.encode(journal), to: journalPath, mode: 0o600)
             do {
                 try failpoints.reach("install.journal")
@@ -80,9 +84,23 @@ public struct Installer: Sendable {
             throw error
         } catch {
             // Before the journal exists, nothing was renamed: take the staging away.
-            database.removeTree(Self.stagingName)
+            database.removeTree(stagingName)
             throw error
         }
+    }
+
+    /// A new staging directory with an unpredictable name, made with `mkdirat` (which
+    /// never follows a symlink) and opened with `O_NOFOLLOW`.
+    private func makeStaging(_ database: DirectoryHandle) throws -> (String, DirectoryHandle) {
+        for _ in 0..<16 {
+            let name = Self.stagingPrefix + "-" + (0..<6).map { _ in String("abcdefghijklmnopqrstuvwxyz0123456789".randomElement()!) }.joined()
+            do {
+                return (name, try database.makeDirectory(name))
+            } catch let error as SystemError where error.code == EEXIST {
+                continue
+            }
+        }
+        throw SystemError(call: "mkdir", path: databaseDir + "/" + Self.stagingPrefix + "-…", code: EEXIST)
     }
 
     /// The switch: renames, then removals. The names are sigctl's: whatever stands at
@@ -96,7 +114,7 @@ public struct Installer: Sendable {
         }
         for name in journal.remove { database.removeTree(name) }
         database.sync()
-        database.removeTree(Self.stagingName)
+        if let name = journal.staging { database.removeTree(name) }
         try failpoints.reach("install.renamed")
     }
 
@@ -106,16 +124,18 @@ public struct Installer: Sendable {
     /// holds the journal's set: then a switch whose staging is gone is not replayed.
     public func recover(recorded: (Journal) -> Bool = { _ in false }) throws -> Journal? {
         let database = try DirectoryHandle(databaseDir)
-        guard let data = FileManager.default.contents(atPath: journalPath) else {
-            database.removeTree(Self.stagingName)
-            return nil
-        }
-        guard let journal = try? JSONDecoder.sigctl.decode(Journal.self, from: data) else {
+        guard let data = FileManager.default.contents(atPath: journalPath),
+              let journal = try? JSONDecoder.sigctl.decode(Journal.self, from: data) else {
             unlink(journalPath)
-            database.removeTree(Self.stagingName)
+            for entry in database.entries() where entry.hasPrefix(Self.stagingPrefix) { database.removeTree(entry) }
             return nil
         }
-        let staging = try? database.open(Self.stagingName)
+        // Only the journal's own staging may be finished; any other is a later switch
+        // that never got as far as its journal.
+        for entry in database.entries() where entry.hasPrefix(Self.stagingPrefix) && entry != journal.staging {
+            database.removeTree(entry)
+        }
+        let staging = journal.staging.flatMap { try? database.open($0) }
         if staging == nil && recorded(journal) { return journal }
         try finish(journal, database: database, staging: staging)
         return journal

@@ -14,7 +14,8 @@ public enum Proof: Sendable, Equatable {
 
 /// What became of the previous set after clamd refused a new one.
 public enum Restoration: Sendable, Equatable {
-    case restored(LiveSet, proof: Proof)
+    /// `set` is live again; `files` are its files as its kept set recorded them.
+    case restored(LiveSet, proof: Proof, files: [String: GenerationFile])
     /// There was no earlier set: sigctl's files were taken out again.
     case removed
     case failed(String)
@@ -91,12 +92,18 @@ struct Activator {
     func activate(_ gates: GateResult, state: State, released: Set<String>, reason: String) throws -> Activation {
         let candidate = gates.candidate
         let generation = candidate.generation
-        let existing = layout.generations.manifest(generation)
+        // A set that exists is one that is kept or live; anything else under this number
+        // is a leftover of a killed run.
+        var existing = layout.generations.manifest(generation)
+        if let found = existing, !found.status.isKept && state.live?.generation != generation {
+            layout.generations.remove(generation)
+            existing = nil
+        }
         let (files, sources) = manifestFiles(candidate, state: state, released: released)
         let manifest = GenerationManifest(id: generation, created: context.clock.now(), reason: reason, files: files,
                                           loadedSignatures: gates.verification?.signatures ?? 0,
                                           status: existing?.status ?? .pending, canaryName: candidate.canary.name)
-        let payload = layout.canaryPayload(generation) + (existing == nil ? "" : ".new")
+        let payload = layout.canaryPayload(candidate.canary.name)
         func abandon() {
             if existing == nil { layout.generations.remove(generation) }
             unlink(payload)
@@ -125,10 +132,6 @@ struct Activator {
             abandon()
             return .installFailed("installing set \(generation) into \(layout.databaseDir) failed: \(error); the live set is unchanged", switchStarted: false)
         }
-        if existing != nil {
-            rename(payload, layout.canaryPayload(generation))
-            try? layout.generations.create(manifest, sources: sources)
-        }
         let owned = Set(files.keys).union([canaryFileName]).sorted()
         let live = LiveSet(generation: generation, canaryName: candidate.canary.name, installedAt: context.clock.now(),
                            confirmed: false, confirmedAt: nil, signatures: gates.verification?.signatures ?? 0, owned: owned)
@@ -136,9 +139,32 @@ struct Activator {
         try context.reach("update.installed")
         let proof = try prove(candidate.canary)
         if case .notShown(let verdict) = proof, state.live?.generation != generation {
-            return refuse(live, verdict: verdict, previous: state.live, deleteKept: existing == nil, stamps: stamps)
+            return refuse(live, verdict: verdict, previous: restoreTarget(state, refused: generation),
+                          deleteKept: existing == nil, stamps: stamps)
+        }
+        if existing != nil, proof == .skipped || { if case .confirmed = proof { return true } else { return false } }() {
+            // A kept set is rewritten (new canary, the official files it now runs with)
+            // only once clamd has shown it.
+            try? layout.generations.create(manifest, sources: sources)
         }
         return .installed(live, proof, stamps: stamps)
+    }
+
+    /// What to put back when clamd refuses a new set: the live set when it is a kept
+    /// one, else (it never got confirmed either) the newest kept set.
+    func restoreTarget(_ state: State, refused: Int) -> LiveSet? {
+        if let live = state.live, live.generation != refused, layout.generations.manifest(live.generation)?.status.isKept == true {
+            return live
+        }
+        return newestKept(excluding: refused)
+    }
+
+    /// The kept set made most recently (a rollback target counts as made when it was restored).
+    func newestKept(excluding id: Int) -> LiveSet? {
+        layout.generations.all().filter { $0.status.isKept && $0.id != id }.max { $0.created < $1.created }.map { manifest in
+            LiveSet(generation: manifest.id, canaryName: manifest.canaryName ?? "", installedAt: manifest.created, confirmed: false,
+                    confirmedAt: nil, signatures: manifest.loadedSignatures, owned: (Array(manifest.files.keys) + [canaryFileName]).sorted())
+        }
     }
 
     /// clamd did not load `refused`: put `previous` back. The refused set's kept copy
@@ -148,10 +174,11 @@ struct Activator {
         if case .failed = restoration { return .refused(refused, lastVerdict: verdict, restoration: restoration, stamps: stamps) }
         if deleteKept {
             layout.generations.remove(refused.generation)
-            unlink(layout.canaryPayload(refused.generation))
+            unlink(layout.canaryPayload(refused.canaryName))
         }
-        return .refused(refused, lastVerdict: verdict, restoration: restoration,
-                        stamps: Self.stamps(Set(previous?.owned ?? []), layout: layout))
+        var back: Set<String> = []
+        if case .restored(let set, _, _) = restoration { back = Set(set.owned) }
+        return .refused(refused, lastVerdict: verdict, restoration: restoration, stamps: Self.stamps(back, layout: layout))
     }
 
     /// RELOAD and wait for `canary`.
@@ -170,8 +197,7 @@ struct Activator {
     /// refuses is rolled back to the newest kept set, as an update would have done.
     func check(_ live: LiveSet) throws -> Activation {
         guard let prover else { return .checked(live, .skipped) }
-        guard let canary = Canary.read(name: live.canaryName, payloadPath: layout.canaryPayload(live.generation),
-                                       mail: config.clamd.scanMail) else {
+        guard let canary = layout.canary(named: live.canaryName, generation: live.generation, mail: config.clamd.scanMail) else {
             return .checked(live, .unreachable("the canary of set \(live.generation) is missing, so clamd cannot be asked; run `sigctl reload`"))
         }
         // clamd may already run it (it loaded the set when it started); else reload.
@@ -183,16 +209,13 @@ struct Activator {
         guard case .notShown(let verdict) = proof, layout.generations.manifest(live.generation)?.status == .pending else {
             return .checked(live, proof)
         }
-        let previous = layout.generations.all().first { $0.status.isKept && $0.id != live.generation }.map { manifest in
-            LiveSet(generation: manifest.id, canaryName: manifest.canaryName ?? "", installedAt: manifest.created, confirmed: false,
-                    confirmedAt: nil, signatures: manifest.loadedSignatures, owned: (Array(manifest.files.keys) + [canaryFileName]).sorted())
-        }
-        return refuse(live, verdict: verdict, previous: previous, deleteKept: true, stamps: [:])
+        return refuse(live, verdict: verdict, previous: newestKept(excluding: live.generation), deleteKept: true, stamps: [:])
     }
 
     /// Puts `previous` back after clamd refused `refused`: its files from its kept set,
-    /// its canary, then RELOAD and proof. Official databases are never removed: a
-    /// newer version that replaced freshclam's stays in place (it was verified).
+    /// its canary, then RELOAD and proof. Official databases are left as they are, as a
+    /// rollback leaves them: a newer version that replaced freshclam's stays (it was
+    /// verified) and stays sigctl's, and an older one is never put back.
     func restore(_ previous: LiveSet?, refused: LiveSet) -> Restoration {
         let keepOfficial = { (name: String) in !Planner.isOfficial(name, config: self.config) }
         do {
@@ -204,20 +227,23 @@ struct Activator {
                 return .removed
             }
             guard let manifest = layout.generations.manifest(previous.generation),
-                  let canary = Canary.read(name: previous.canaryName, payloadPath: layout.canaryPayload(previous.generation),
-                                           mail: config.clamd.scanMail) else {
+                  let canary = layout.canary(named: previous.canaryName, generation: previous.generation, mail: config.clamd.scanMail) else {
                 return .failed("set \(previous.generation) is no longer kept (deleted by hand?), so it cannot be restored; set \(refused.generation) stays in place: run `sigctl rollback --to N` with a kept set")
             }
             let dir = layout.generations.directory(previous.generation)
             var install: [String: String] = [:]
-            for (name, _) in manifest.files where previous.owned.contains(name) { install[name] = dir + "/" + name }
+            let files = manifest.files.filter { previous.owned.contains($0.key) && keepOfficial($0.key) }
+            for name in files.keys { install[name] = dir + "/" + name }
             let canaryPath = layout.staging + "/" + canaryFileName + ".restore"
             try Files.writeAtomically(Data(try canary.databaseLine().utf8), to: canaryPath)
             install[canaryFileName] = canaryPath
             let remove = Set(refused.owned).subtracting(previous.owned).filter(keepOfficial)
             _ = try installer.install(generation: previous.generation, canaryName: previous.canaryName, files: install,
                                       remove: remove.sorted(), owned: Set(refused.owned).union(previous.owned))
-            return .restored(previous, proof: try prove(canary))
+            var restored = previous
+            let official = refused.owned.filter { !keepOfficial($0) }
+            restored.owned = Set(files.keys).union(official).union([canaryFileName]).sorted()
+            return .restored(restored, proof: try prove(canary), files: files)
         } catch {
             return .failed("restoring the previous set failed: \(error)")
         }

@@ -13,7 +13,14 @@ public struct Layout: Sendable {
     public var staging: String { stateDir + "/staging" }
     public var generations: Generations { Generations(stateDir: stateDir) }
     public var canaryDir: String { stateDir + "/canary" }
-    public func canaryPayload(_ generation: Int) -> String { canaryDir + "/\(generation).bin" }
+    /// A canary's payload, by the canary's name (a set's canary changes on reload).
+    public func canaryPayload(_ name: String) -> String { canaryDir + "/\(name).bin" }
+
+    /// The canary of a set: its payload by name, or (sets from before payloads were named) by generation.
+    public func canary(named name: String, generation: Int, mail: Bool) -> Canary? {
+        Canary.read(name: name, payloadPath: canaryPayload(name), mail: mail)
+            ?? Canary.read(name: name, payloadPath: canaryDir + "/\(generation).bin", mail: mail)
+    }
     public var freshclamDat: String { stateDir + "/freshclam.dat" }
     public func live(_ name: String) -> String { databaseDir + "/" + name }
 }

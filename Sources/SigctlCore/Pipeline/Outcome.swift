@@ -192,8 +192,8 @@ public enum Outcome {
 
     static func describe(_ restoration: Restoration) -> String {
         switch restoration {
-        case .restored(let set, .confirmed): return "the previous set \(set.generation) is restored and clamd confirmed it"
-        case .restored(let set, _): return "the previous set \(set.generation) is restored, but clamd did not confirm it either"
+        case .restored(let set, .confirmed, _): return "the previous set \(set.generation) is restored and clamd confirmed it"
+        case .restored(let set, _, _): return "the previous set \(set.generation) is restored, but clamd did not confirm it either"
         case .removed: return "there was no earlier set, so sigctl removed its files"
         case .failed(let message): return message
         }

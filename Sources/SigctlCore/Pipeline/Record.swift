@@ -92,7 +92,8 @@ public enum Recorder {
         for feed in facts.config.feeds where !feed.enabled && state.feeds[feed.name] != nil {
             state.feeds[feed.name]?.configDigest = Planner.disabledDigest
         }
-        for feed in report.feeds {
+        let planned = Set(facts.plan.feeds.map(\.feed.name))
+        for feed in report.feeds where planned.contains(feed.name) {
             var feedState = state.feeds[feed.name, default: FeedState()]
             if feed.problems.isEmpty {
                 if feed.status != .not_due { feedState.lastError = nil }
@@ -134,7 +135,19 @@ public enum Recorder {
             switch restoration {
             case .failed:
                 state.live = refused
-            case .restored(var set, let proof):
+            case .restored(var set, let proof, let files):
+                for (name, file) in files {
+                    var record = state.feeds[file.feed, default: FeedState()].files[name] ?? FileState()
+                    if record.sha256 != file.sha256 { record.dropValidators() }
+                    record.sha256 = file.sha256
+                    record.size = file.size
+                    record.signatures = file.signatures
+                    record.stamp = stamps[name]
+                    state.feeds[file.feed, default: FeedState()].files[name] = record
+                }
+                for name in refused.owned where !set.owned.contains(name) {
+                    if let feed = state.record(of: name)?.feed { state.feeds[feed]?.files[name] = nil }
+                }
                 set.confirmed = false
                 if case .confirmed = proof {
                     set.confirmed = true

@@ -46,11 +46,15 @@ struct StateOpener {
         }
         if let journal = try Installer(databaseDir: layout.databaseDir, stateDir: layout.stateDir).recover(recorded: recorded),
            !recorded(journal) {
-            if let manifest = layout.generations.manifest(journal.generation) {
+            if journal.generation == 0 {
+                // sigctl was taking its files out after clamd refused the first set.
+                state.live = nil
+                notes.append("finished removing sigctl's files, which an interrupted run had begun after clamd refused the first set")
+            } else if let manifest = layout.generations.manifest(journal.generation) {
                 state = StateRebuilder(layout: layout).adopt(manifest, into: state, installed: context.clock.now(),
                                                             canaryName: journal.canaryName)
+                notes.append("finished installing set \(journal.generation), which an interrupted run had left half-done; clamd is asked to confirm it")
             }
-            notes.append("finished installing set \(journal.generation), which an interrupted run had left half-done; clamd is asked to confirm it")
         }
         return Opened(state: state, notes: notes)
     }

@@ -49,6 +49,11 @@ struct StateRebuilder {
         }
         var names = owned
         if Files.exists(layout.live(canaryFileName)) { names.insert(canaryFileName) }
+        // Official databases sigctl owned stay its own even where the set's record is older:
+        // restores and rollbacks leave them as they are.
+        for name in state.live?.owned ?? [] where ContentChecks.isContainer(name) && Files.exists(layout.live(name)) {
+            names.insert(name)
+        }
         state.live = LiveSet(generation: manifest.id, canaryName: canaryName ?? manifest.canaryName ?? "", installedAt: installed,
                              confirmed: false, confirmedAt: nil, signatures: manifest.loadedSignatures, owned: names.sorted())
         state.nextGeneration = max(state.nextGeneration, manifest.id + 1)

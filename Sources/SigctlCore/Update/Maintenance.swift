@@ -116,7 +116,7 @@ public struct Maintenance {
         for (id, status) in history.statuses { try? layout.generations.setStatus(id, status) }
         try StateStore(directory: layout.stateDir).save(next)
         Installer(databaseDir: layout.databaseDir, stateDir: layout.stateDir).commit()
-        History(layout: layout, keep: config.settings.keepGenerations).prune(live: next.live?.generation)
+        History(layout: layout, keep: config.settings.keepGenerations).prune(live: next.live)
         var reload = outcome.reload
         if case .installed(_, .unreachable, _) = activation {
             reload.message = reload.message.map { $0.replacingOccurrences(of: "the new set stays installed, clamd loads it when it starts, and the next run confirms it",

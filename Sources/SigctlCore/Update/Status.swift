@@ -87,7 +87,7 @@ public struct StatusReport: Codable, Sendable {
             var entry = StatusLive(generation: live.generation, installedAt: live.installedAt, signatures: live.signatures,
                                    confirmed: live.confirmed, confirmedAt: live.confirmedAt, canary: live.canaryName)
             if report.clamdVersion != nil, let clamd,
-               let canary = Canary.read(name: live.canaryName, payloadPath: layout.canaryPayload(live.generation), mail: config.clamd.scanMail) {
+               let canary = layout.canary(named: live.canaryName, generation: live.generation, mail: config.clamd.scanMail) {
                 entry.clamdServesItNow = try? ReloadProver(clamd: clamd, clock: context.clock, timeout: 10).serves(canary)
             }
             report.live = entry

@@ -93,7 +93,7 @@ public struct UpdateRunner {
         try StateStore(directory: layout.stateDir).save(state)
         try context.reach("update.recorded")
         if !keepJournal { Installer(databaseDir: layout.databaseDir, stateDir: layout.stateDir).commit() }
-        History(layout: layout, keep: config.settings.keepGenerations).prune(live: state.live?.generation)
+        History(layout: layout, keep: config.settings.keepGenerations).prune(live: state.live)
     }
 
     func validate() throws {
