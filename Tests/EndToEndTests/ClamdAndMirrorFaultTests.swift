@@ -42,11 +42,7 @@ import Testing
 
     @Test func aRunKilledWhileClamdWasRefusingTheSetIsRolledBackByTheNextRun() throws {
         let box = try Sandbox()
-        try box.clamd.start()
-        let v1 = GeneratedSignatures.ndb("Test.Before", count: 1)
-        try box.publish(feed: "f", file: "a.ndb", v1.text)
-        try box.writeFeed("f", files: ["a.ndb"])
-        #expect(try box.update().0.status == 0)
+        let v1 = try box.installOneFile("Test.Before")
         let before = try box.liveSnapshot().filter { $0.key != canaryFileName }
 
         let fake = try FakeClamd(box)
@@ -64,16 +60,11 @@ import Testing
 
     @Test func whenAPendingSetIsLiveARefusedSetGoesBackToTheLastConfirmedOne() throws {
         let box = try Sandbox()
-        try box.clamd.start()
-        let v1 = GeneratedSignatures.ndb("Test.Confirmed", count: 1)
-        try box.publish(feed: "f", file: "a.ndb", v1.text)
-        try box.writeFeed("f", files: ["a.ndb"])
-        #expect(try box.update().0.status == 0)
+        let v1 = try box.installOneFile("Test.Confirmed")
         let confirmed = try box.liveSnapshot().filter { $0.key != canaryFileName }
 
         // Set 2 goes in while nothing answers on clamd's socket: installed, pending.
-        let stale = box.root + "/stale.sock"
-        _ = try runProgram("/usr/bin/python3", ["-c", "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])", stale])
+        let stale = try box.staleSocket()
         try box.writeSettings("clamd = \"unix:\(stale)\"", reloadTimeout: "2s")
         try box.publish(feed: "f", file: "a.ndb", v1.text + GeneratedSignatures.ndb("Test.Pending", count: 1).text)
         #expect(try box.update().0.status == 3)
@@ -147,9 +138,7 @@ import Testing
         try box.publish(feed: "f", file: "a.ndb", sigs.text)
         try box.writeFeed("f", files: ["a.ndb"], interval: "1h")
         // A stale socket: the file exists, nobody listens.
-        let stale = box.root + "/stale.sock"
-        let made = try runProgram("/usr/bin/python3", ["-c", "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])", stale])
-        #expect(made.status == 0)
+        let stale = try box.staleSocket()
         try box.writeSettings("clamd = \"unix:\(stale)\"", reloadTimeout: "5s")
         let (refused, report) = try box.update()
         #expect(refused.status == 3, "\(refused.stderr)")

@@ -478,3 +478,24 @@ final class FakeClamd {
 
     deinit { stopProcess(process) }
 }
+
+extension Sandbox {
+    /// Starts clamd and installs feed f with a.ndb (one generated signature `prefix`-1) as set 1.
+    func installOneFile(_ prefix: String) throws -> GeneratedSignatures {
+        try clamd.start()
+        let sigs = GeneratedSignatures.ndb(prefix, count: 1)
+        try publish(feed: "f", file: "a.ndb", sigs.text)
+        try writeFeed("f", files: ["a.ndb"])
+        let (result, _) = try update()
+        guard result.status == 0 else { throw HarnessError("the first install failed: \(result.stderr)") }
+        return sigs
+    }
+
+    /// A unix socket file that nobody listens on (connect gives ECONNREFUSED).
+    func staleSocket() throws -> String {
+        let path = root + "/stale.sock"
+        let made = try runProgram("/usr/bin/python3", ["-c", "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])", path])
+        guard made.status == 0 else { throw HarnessError("cannot make a stale socket: \(made.stderr)") }
+        return path
+    }
+}
