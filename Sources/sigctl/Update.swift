@@ -49,7 +49,8 @@ struct Update: ParsableCommand {
         // Unattended runs print a persistent problem once a day, not on every cron run;
         // the exit code, --json and `sigctl status` always carry it.
         let damp = !Terminal.stdinIsTTY && log.level < .verbose
-        for note in report.notes { log.warning(note) }
+        // Notes say what was repaired; under cron only when something went in.
+        if !damp || report.installed { report.notes.forEach(log.warning) }
         for feed in report.feeds {
             for problem in feed.problems where !(damp && problem.repeated == true) {
                 log.error(Update.describe(problem, feed: feed.name))

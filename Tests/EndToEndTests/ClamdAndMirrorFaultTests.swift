@@ -355,6 +355,23 @@ import Testing
         sleeper.wait()
     }
 
+    @Test func aFileThatClashedWithAForeignFileIsFetchedOnceTheForeignFileIsGone() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let sigs = GeneratedSignatures.ndb("Test.Clash", count: 1)
+        try box.publish(feed: "f", file: "a.ndb", sigs.text)
+        try box.writeFeed("f", files: ["a.ndb"], interval: "1d")
+        try "Old.Copy:0:*:4142434445464748\n".write(toFile: box.dbDir + "/a.ndb", atomically: true, encoding: .utf8)
+        let (clash, report) = try box.update()
+        #expect(clash.status == 2)
+        #expect(report?.file("f", "a.ndb")?.message?.contains("was not installed by sigctl") == true)
+        unlink(box.dbDir + "/a.ndb")
+        let (result, second) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(second?.file("f", "a.ndb")?.status == .updated, "removing the old copy, as the message says, is enough")
+        #expect(try box.clamd.scan(sigs.samples["Test.Clash-1"]!) == "Test.Clash-1.UNOFFICIAL")
+    }
+
     @Test func aReEnabledFeedIsDueAtOnce() throws {
         let box = try Sandbox()
         try box.clamd.start()

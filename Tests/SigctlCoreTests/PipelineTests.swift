@@ -20,6 +20,11 @@ import Testing
         let quiet = Planner.plan(config: .make(feeds: [feed]), state: state, facts: facts, options: UpdateOptions(), now: now)
         guard case .notDue? = quiet.feeds.first?.decision else { Issue.record("\(quiet.feeds)"); return }
 
+        // So does a new permission (may_silence), as the refusal message asks for one.
+        var permitted = feed
+        permitted.maySilence = true
+        #expect(Planner.digest(permitted) != Planner.digest(feed))
+
         // A newly enabled file (or mirror) makes the feed due at once.
         feed.files.append(FeedFile(name: "b.ndb"))
         let changed = Planner.plan(config: .make(feeds: [feed]), state: state, facts: facts, options: UpdateOptions(), now: now)
@@ -67,6 +72,10 @@ import Testing
         #expect(plan.repairs == ["a.ndb": "f"])
         #expect(plan.refetch.isEmpty)
         guard case .notDue? = plan.feeds.first?.decision else { Issue.record("a repair needs no download"); return }
+        // When the feed is due anyway, the file being repaired is asked for as installed (validators sent).
+        let due = Planner.plan(config: .make(feeds: [Feed.files("f", ["a.ndb"], interval: 0)]), state: state, facts: facts,
+                               options: UpdateOptions(), now: now)
+        #expect(jobs(due, "f")?.first?.previous?.validators(for: "https://a.example/f/") != nil)
     }
 
     @Test func disablingTheOfficialFeedHandsItsFilesBackInsteadOfDeletingThem() {
@@ -328,6 +337,12 @@ import Testing
         #expect(official.contains("Win.Trojan.Agent-1 (a ClamAV name)"))
         #expect(official.contains("may_silence = true in /etc/sigctl/feeds.d/ss.toml"))
         #expect(try #require(check("Urlhaus.Url.1\n")).contains("Urlhaus.Url.1 (defined by urlhaus urlhaus.ndb)"))
+        // A decoy: the feed defines a signature under a ClamAV name, then ignores that name everywhere.
+        let decoy = dir.write("ss/decoy.ndb", "Win.Trojan.Agent-1:0:*:41424344\n")
+        let path = dir.write("ss/sigwhitelist.ign2", "Win.Trojan.Agent-1\n")
+        let file = StagedFile(feed: "ss", name: "sigwhitelist.ign2", path: path, sha256: "x", size: 1, signatures: 1)
+        let decoyed = SilencingPolicy.check([file], config: config, ownFiles: ["ss": [own, decoy]], others: [:])
+        #expect(decoyed["sigwhitelist.ign2"]?.contains("Win.Trojan.Agent-1 (a ClamAV name)") == true)
         feed.maySilence = true
         let allowed = SilencingPolicy.check([StagedFile(feed: "ss", name: "sigwhitelist.ign2", path: dir.path + "/ss/sigwhitelist.ign2",
                                                         sha256: "x", size: 1, signatures: 1)],

@@ -165,7 +165,9 @@ public final class CurlEasy {
         try set(CURLOPT_LOW_SPEED_LIMIT, 1)
         try set(CURLOPT_LOW_SPEED_TIME, request.stallTimeout)
         try set(CURLOPT_FAILONERROR, 0)
-        try set(CURLOPT_ACCEPT_ENCODING, "") // let libcurl negotiate and decode transfer compression
+        // Let libcurl negotiate and decode transfer compression, except when resuming: a
+        // range counts the bytes as sent, and those must not be decoded ones.
+        try set(CURLOPT_ACCEPT_ENCODING, request.resumeFrom > 0 ? "identity" : "")
         if let proxy = request.proxy { try set(CURLOPT_PROXY, proxy) }
         try check(sigctl_curl_setopt_data_cb(handle, CURLOPT_WRITEFUNCTION, CurlEasy.writeCallback), "curl_easy_setopt")
         try check(sigctl_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context), "curl_easy_setopt")

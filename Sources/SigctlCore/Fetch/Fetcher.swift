@@ -166,7 +166,7 @@ public final class Fetcher: Sendable {
             case 206 where partial != nil:
                 do {
                     try Partial.complete(partialDirectory, feed: feed.name, file: file.name, partial: partial!,
-                                         rest: target, contentRange: response.headers["content-range"])
+                                         rest: target, contentRange: response.headers["content-range"], etag: response.headers["etag"])
                     log.info("\(feed.name)/\(file.name): resumed an interrupted download at byte \(partial!.bytes)")
                 } catch {
                     unlink(target)
@@ -183,6 +183,8 @@ public final class Fetcher: Sendable {
                 continue
             default:
                 unlink(target)
+                // A range the mirror will not serve (416 and the like): start over next time.
+                if partial != nil { Partial.discard(partialDirectory, feed: feed.name, file: file.name) }
                 failures.append("\(url): HTTP \(response.status)")
                 continue
             }
@@ -347,7 +349,7 @@ public final class Fetcher: Sendable {
         guard !job.file.gzip else { return false }
         let suffix: String, expected: String?
         switch job.feed.integrity {
-        case .sha256: (suffix, expected) = ("sha256", previous.sha256)
+        case .sha256: (suffix, expected) = ("sha256", previous.upstreamSHA256 ?? previous.sha256)
         case .md5: (suffix, expected) = ("md5", previous.md5)
         case .gpg: (suffix, expected) = ("sig", previous.signatureDigest)
         case .none: return false

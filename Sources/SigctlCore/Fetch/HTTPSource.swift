@@ -16,7 +16,7 @@ struct HTTPSource: FeedSource {
             guard case .fetch(let planned, let conflicts) = plan.decision else { continue }
             var feed = FeedAcquisition(feed: plan.feed.name)
             for name in conflicts {
-                feed.files.append(FileResult(name: name, outcome: .rejected(
+                feed.files.append(FileResult(name: name, outcome: .conflict(
                     "\(settings.databaseDir)/\(name) exists and was not installed by sigctl; sigctl never overwrites files it does not own (freshclam's or yours): remove or rename it, or disable this file in the feed")))
             }
             acquisition.feeds[plan.feed.name] = feed

@@ -50,12 +50,20 @@ struct Partial: Codable {
     }
 
     /// Joins the kept bytes and the rest that a 206 delivered into `rest`'s path.
+    /// The 206 must be of the same version (its ETag) and make up the whole (Content-Range's total).
     static func complete(_ root: String, feed: String, file: String, partial: Partial, rest: String,
-                         contentRange: String?) throws {
+                         contentRange: String?, etag: String?) throws {
         guard let contentRange, contentRange.hasPrefix("bytes \(partial.bytes)-") else {
             throw CommandError("the mirror answered a different range (\(contentRange ?? "none"))")
         }
+        guard etag == partial.etag else {
+            throw CommandError("the mirror sent the rest of another version (ETag \(etag ?? "none"), not \(partial.etag))")
+        }
         let (data, _) = paths(root, feed: feed, file: file)
+        if let total = contentRange.split(separator: "/").last.flatMap({ Int64($0) }),
+           partial.bytes + (Files.size(rest) ?? 0) != total {
+            throw CommandError("the parts do not add up to the \(total) bytes the mirror announced")
+        }
         try append(rest, to: data)
         guard rename(data, rest) == 0 else { throw SystemError.errno("rename", path: rest) }
         discard(root, feed: feed, file: file)

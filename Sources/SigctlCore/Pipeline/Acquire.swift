@@ -48,6 +48,8 @@ public enum FileOutcome: Sendable {
     case rejected(String)
     /// Every host asked sigctl to wait: not an error.
     case deferred(String)
+    /// Not fetched: a file sigctl does not own has this name. Due again once it is gone.
+    case conflict(String)
 }
 
 public struct FileResult: Sendable {

@@ -11,6 +11,16 @@ struct CandidateDirectory {
     func build(label: String, replacing: [String: String], removing: Set<String>, canary: Canary,
                complete: Bool = false) throws -> String {
         let dir = try Files.makeTemporaryDirectory(in: layout.staging, prefix: "candidate-\(label)-")
+        do {
+            try fill(dir, replacing: replacing, removing: removing, canary: canary, complete: complete)
+        } catch {
+            Files.remove(dir)
+            throw error
+        }
+        return dir
+    }
+
+    private func fill(_ dir: String, replacing: [String: String], removing: Set<String>, canary: Canary, complete: Bool) throws {
         chmod(dir, 0o755)
         let live = complete || scope == .set ? Files.list(layout.databaseDir).filter(isDatabaseFile) : []
         for name in live where name != canaryFileName && replacing[name] == nil && !removing.contains(name) {
@@ -23,6 +33,5 @@ struct CandidateDirectory {
             try Files.linkOrCopy(source, to: dir + "/" + name)
         }
         try Files.writeAtomically(Data(try canary.databaseLine().utf8), to: dir + "/" + canaryFileName)
-        return dir
     }
 }

@@ -49,11 +49,11 @@ struct Gates {
             result.seconds = context.clock.now().timeIntervalSince(start)
             return result
         }
-        var verified = verify(current, label: "all")
+        var verified = try verify(current, label: "all")
         if !verified.ok {
-            let blamed = blame(current, failure: verified)
+            let blamed = try blame(current, failure: verified)
             result.rejected.merge(blamed) { a, _ in a }
-            (current, verified) = reverify(current.without(feeds: Set(blamed.keys)), label: "rest",
+            (current, verified) = try reverify(current.without(feeds: Set(blamed.keys)), label: "rest",
                                            reason: "the remaining set does not load either", into: &result)
         }
         if current.isEmpty || !verified.ok {
@@ -67,7 +67,7 @@ struct Gates {
         let gated = try hamGate(current, corpora: corpora)
         if !gated.rejected.isEmpty {
             result.rejected.merge(gated.rejected) { a, _ in a }
-            (current, verified) = reverify(current.without(feeds: Set(gated.rejected.keys)), label: "after-gate",
+            (current, verified) = try reverify(current.without(feeds: Set(gated.rejected.keys)), label: "after-gate",
                                            reason: "the set without the gated feeds does not load", into: &result)
         }
         result.warnings += gated.warnings
@@ -87,10 +87,10 @@ struct Gates {
 
     /// Verifies what is left after some feeds were taken out; if that fails too, every
     /// remaining feed is rejected with `reason` and nothing is left.
-    func reverify(_ candidate: Candidate, label: String, reason: String, into result: inout GateResult) -> (Candidate, VerifyReport) {
+    func reverify(_ candidate: Candidate, label: String, reason: String, into result: inout GateResult) throws -> (Candidate, VerifyReport) {
         guard !candidate.isEmpty else { return (candidate, VerifyReport(ok: true, stage: .none, signatures: 0, error: nil, messages: [],
                                                                         loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)) }
-        let verified = verify(candidate, label: label)
+        let verified = try verify(candidate, label: label)
         guard !verified.ok else { return (candidate, verified) }
         let feeds = Set(candidate.files.map(\.feed))
         for feed in feeds { result.rejected[feed] = "\(reason): \(verified.summary)" }
@@ -119,32 +119,37 @@ struct Gates {
         return rejected
     }
 
-    func verify(_ candidate: Candidate, label: String) -> VerifyReport {
+    /// Verifies a candidate in the child. Failing to build its directory (a full state
+    /// directory) is this host's problem, not a feed's: it is thrown, and the run fails.
+    func verify(_ candidate: Candidate, label: String) throws -> VerifyReport {
+        let dir: String
         do {
-            let dir = try directories.build(label: label, replacing: candidate.replacing, removing: candidate.removing,
-                                            canary: candidate.canary)
+            dir = try directories.build(label: label, replacing: candidate.replacing, removing: candidate.removing,
+                                        canary: candidate.canary)
+        } catch {
+            throw CommandError("cannot build the candidate set in \(layout.staging): \(error)",
+                               hint: "free space in the state directory; the next run tries again", exit: .failed)
+        }
+        do {
             defer { Files.remove(dir) }
             let report = verifier.verify(directory: dir, canary: candidate.canary, countFiles: candidate.files.map(\.name),
                                          scratch: dir + ".scratch")
             Files.remove(dir + ".scratch")
             context.log.debug("verified \(label): ok=\(report.ok) signatures=\(report.signatures) load=\(report.loadSeconds)s compile=\(report.compileSeconds)s rss=\(report.peakRSSKiB)KiB uid=\(report.uid.map(String.init) ?? "?")")
             return report
-        } catch {
-            return VerifyReport(ok: false, stage: .child, signatures: 0, error: "cannot build the candidate set: \(error)",
-                                messages: [], loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
         }
     }
 
     /// Finds the feeds whose new files break the set: each feed's files are tried alone
     /// on top of the live set. If the live set fails on its own, or no single feed fails,
     /// every feed with new files is blamed with the reason.
-    func blame(_ candidate: Candidate, failure: VerifyReport) -> [String: String] {
+    func blame(_ candidate: Candidate, failure: VerifyReport) throws -> [String: String] {
         let feeds = Array(Set(candidate.files.map(\.feed)).union(candidate.replaced.values)).sorted()
         var empty = candidate
         empty.files = []
         empty.replaced = [:]
         empty.drops = [:]
-        let live = verify(empty, label: "live")
+        let live = try verify(empty, label: "live")
         if !live.ok {
             let reason = "the live set itself no longer loads, so nothing can be added to it: \(live.summary); fix or remove the file libclamav names"
             return Dictionary(uniqueKeysWithValues: feeds.map { ($0, reason) })
@@ -155,7 +160,7 @@ struct Gates {
             let alone = candidate.without(feeds: Set(feeds).subtracting([feed]))
             var only = alone
             only.drops = [:]
-            let report = verify(only, label: "feed")
+            let report = try verify(only, label: "feed")
             if !report.ok { blamed[feed] = report.summary }
         }
         if blamed.isEmpty {

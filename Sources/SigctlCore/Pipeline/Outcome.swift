@@ -73,7 +73,7 @@ public enum Outcome {
                 case .failed(let message):
                     entry.status = .failed
                     entry.message = message
-                case .rejected(let message):
+                case .rejected(let message), .conflict(let message):
                     entry.status = .rejected
                     entry.message = message
                 case .deferred(let message):

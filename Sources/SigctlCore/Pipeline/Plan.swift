@@ -64,8 +64,9 @@ public enum Planner {
         let selected = options.feeds.isEmpty ? config.feeds.filter(\.enabled) : config.feeds.filter { options.feeds.contains($0.name) }
         if options.fetch {
             for feed in selected {
-                plan.feeds.append(FeedPlan(feed: feed, decision: decide(feed, config: config, state: state, facts: facts,
-                                                                      owned: owned, refetch: plan.refetch, options: options, now: now),
+                plan.feeds.append(FeedPlan(feed: feed, decision: decide(feed, config: config, state: state, facts: facts, owned: owned,
+                                                                      refetch: plan.refetch, repairs: Set(plan.repairs.keys),
+                                                                      options: options, now: now),
                                            digest: digest(feed)))
             }
         }
@@ -103,14 +104,17 @@ public enum Planner {
     }
 
     static func decide(_ feed: Feed, config: Configuration, state: State, facts: LiveFacts, owned: Set<String>,
-                       refetch: [String: String], options: UpdateOptions, now: Date) -> FeedDecision {
+                       refetch: [String: String], repairs: Set<String>, options: UpdateOptions, now: Date) -> FeedDecision {
         let feedState = state.feeds[feed.name]
         let changedConfig = feedState?.configDigest != nil && feedState?.configDigest != digest(feed)
         let needsRefetch = refetch.values.contains(feed.name)
         // An enabled file that is not installed and did not fail its last check (newly
         // enabled, or re-enabled after it was dropped) makes the feed due at once.
+        // So does a file that clashed with a file sigctl does not own, once that file is gone.
         let missing = feed.official == nil && feed.enabledFiles.contains { file in
-            !owned.contains(file.name) && feedState?.files[file.name]?.lastError == nil
+            guard !owned.contains(file.name) else { return false }
+            let record = feedState?.files[file.name]
+            return record?.lastError == nil || (record?.conflict == true && !facts.present.contains(file.name))
         }
         if options.feeds.isEmpty, !changedConfig, !needsRefetch, !missing, let last = feedState?.lastCheck,
            now.timeIntervalSince(last) < TimeInterval(feed.interval) {
@@ -141,12 +145,15 @@ public enum Planner {
             }
             // Validators and digests describe the installed file: only worth sending when it is there as installed.
             var previous = feedState?.files[file.name]
-            let intact = owned.contains(file.name) && facts.damaged[file.name] == nil
+            // A file restored from the kept set this run is as installed.
+            let intact = owned.contains(file.name) && (facts.damaged[file.name] == nil || repairs.contains(file.name))
             if !intact {
                 previous?.dropValidators()
                 previous?.sha256 = nil
+                previous?.upstreamSHA256 = nil
                 previous?.md5 = nil
                 previous?.signatureDigest = nil
+                previous?.installedLastModified = nil
             }
             jobs.append(FetchJob(feed: feed, file: file, previous: previous, force: options.force))
         }
@@ -178,7 +185,8 @@ public enum Planner {
 
     /// A digest of what decides a feed's downloads: a change makes the feed due at once.
     public static func digest(_ feed: Feed) -> String {
-        var parts = [feed.name, feed.integrity.rawValue, feed.gpgFingerprint ?? "", feed.mirrors.joined(separator: " ")]
+        var parts = [feed.name, feed.integrity.rawValue, feed.gpgFingerprint ?? "", feed.mirrors.joined(separator: " "),
+                     "silence=\(feed.maySilence) configure=\(feed.mayConfigure)"]
         for file in feed.enabledFiles { parts.append("\(file.name)|\(file.url ?? "")|\(file.gzip)") }
         if let official = feed.official {
             parts.append("official|\(official.databases.joined(separator: ","))|\(official.privateMirror)|\(official.dns ?? "")")

@@ -46,6 +46,9 @@ public enum Recorder {
                     record.lastError = report.feeds.first { $0.name == feedName }?.files.first { $0.name == result.name }?.message
                 case .failed(let message), .rejected(let message):
                     record.lastError = Redact.text(message)
+                case .conflict(let message):
+                    record.lastError = Redact.text(message)
+                    record.conflict = true
                 case .deferred:
                     break
                 }
@@ -182,10 +185,13 @@ public enum Recorder {
             record.dropValidators()
             if let mirror = file.mirror, let validators = file.validators { record.setValidators(validators, for: mirror) }
             record.installedLastModified = file.validators?.lastModified
+            // Digests that recognise upstream's version on another mirror.
+            record.upstreamSHA256 = file.sha256
+            record.md5 = file.md5
+            record.signatureDigest = file.signatureDigest
         }
         record.sha256 = file.sha256
-        record.md5 = file.md5
-        record.signatureDigest = file.signatureDigest
+        record.conflict = nil
         record.size = file.size
         record.signatures = file.signatures
         record.stamp = stamp

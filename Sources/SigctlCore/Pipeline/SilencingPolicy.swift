@@ -101,14 +101,18 @@ public enum SilencingPolicy {
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             guard let name = SignatureLookup.name(ofLine: line.hasSuffix("\r") ? line.dropLast() : line, fileExtension: ext) else { continue }
             let entry = ext == "ign2" ? Substring(name.split(separator: ":").first ?? name) : name
-            if ownNames.contains(entry) { continue }
-            if let owner = definedBy[entry] {
-                foreign.append("\(entry) (defined by \(owner))")
-                continue
-            }
             let p = prefix(entry)
-            if ownPrefixes.contains(p) && !officialPrefixes.contains(p) && !otherPrefixes.contains(p) { continue }
-            foreign.append("\(entry) (\(officialPrefixes.contains(p) ? "a ClamAV name" : "not defined by \(file.feed)"))")
+            // ClamAV's names and other feeds' names come first: a feed that defines a decoy
+            // under a ClamAV name must not thereby switch ClamAV's signature of that name off.
+            if officialPrefixes.contains(p) {
+                foreign.append("\(entry) (a ClamAV name)")
+            } else if let owner = definedBy[entry] {
+                foreign.append("\(entry) (defined by \(owner))")
+            } else if ownNames.contains(entry) || (ownPrefixes.contains(p) && !otherPrefixes.contains(p)) {
+                continue
+            } else {
+                foreign.append("\(entry) (not defined by \(file.feed))")
+            }
         }
         return foreign
     }

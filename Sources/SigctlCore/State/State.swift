@@ -38,6 +38,11 @@ public struct FileState: Codable, Sendable {
     public var stamp: FileStamp?
     /// Last-Modified of the installed version: a mirror serving an older one is refused.
     public var installedLastModified: String?
+    /// sha256 of the version upstream published last (what the validators describe).
+    /// It differs from `sha256` after a rollback, which keeps an older version live.
+    public var upstreamSHA256: String?
+    /// The file was not fetched because a file sigctl does not own has its name.
+    public var conflict: Bool?
     public var lastChange: Date?
     public var lastError: String?
     /// When this error was last printed for cron (repeats are held back for a day).

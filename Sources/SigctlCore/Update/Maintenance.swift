@@ -41,7 +41,7 @@ public struct Maintenance {
         let candidate = Candidate(generation: live.generation, canary: try Canary.make(generation: live.generation, mail: config.clamd.scanMail),
                                   files: [], drops: [:], replaced: [:])
         let gates = Gates(context: context, config: config, layout: layout, force: false)
-        let verified = gates.verify(candidate, label: "reload")
+        let verified = try gates.verify(candidate, label: "reload")
         guard verified.ok else {
             throw CommandError("the live set does not load, so sigctl did not ask clamd to reload it: \(verified.summary)",
                                hint: "fix or remove the file libclamav names, or run `sigctl rollback`")
@@ -83,7 +83,7 @@ public struct Maintenance {
         let candidate = Candidate(generation: manifest.id, canary: try Canary.make(generation: manifest.id, mail: config.clamd.scanMail),
                                   files: plan.files, drops: plan.drops, replaced: [:])
         let gates = Gates(context: context, config: config, layout: layout, force: false)
-        let verified = gates.verify(candidate, label: "rollback")
+        let verified = try gates.verify(candidate, label: "rollback")
         guard verified.ok else {
             throw CommandError("set \(manifest.id) does not load with the other files in \(config.settings.databaseDir): \(verified.summary)",
                                hint: "nothing was changed; pick another set with --to")
