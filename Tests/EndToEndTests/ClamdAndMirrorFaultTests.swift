@@ -322,6 +322,28 @@ import Testing
         #expect(try box.clamd.scan(withdrawn.samples["Test.Withdrawn-1"]!) == nil)
     }
 
+    @Test func failoverRightAfterARollbackKeepsTheRolledBackFile() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let v1 = GeneratedSignatures.ndb("Test.Good", count: 1)
+        let fp = GeneratedSignatures.ndb("Test.FalsePositive", count: 1)
+        for mirror in ["a/f", "b/f"] { try box.publish(feed: mirror, file: "a.ndb", v1.text) }
+        try box.writeFeed("f", files: ["a.ndb"], mirrors: [box.mirror.url("a/f/"), box.mirror.url("b/f/")])
+        #expect(try box.update().0.status == 0)
+        for mirror in ["a/f", "b/f"] { try box.publish(feed: mirror, file: "a.ndb", v1.text + fp.text) }
+        #expect(try box.update().0.status == 0)
+        #expect(try box.clamd.scan(fp.samples["Test.FalsePositive-1"]!) != nil)
+
+        // The false positive eats mail: roll back. Then mirror A goes down.
+        #expect(try box.sigctl(["rollback"]).status == 0)
+        try box.mirror.setFaults(["/a/f/a.ndb": ["status": 503]])
+        let (result, report) = try box.update()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(report?.file("f", "a.ndb")?.status == .unchanged, "mirror B's sidecar names upstream's version, which was rolled away from")
+        #expect(try box.clamd.scan(fp.samples["Test.FalsePositive-1"]!) == nil, "the rolled-back version stays")
+        #expect(!box.mirror.requests().contains { ($0["path"] as? String) == "/b/f/a.ndb" })
+    }
+
     @Test func oneCauseForManyFilesIsOneLineOfCronMail() throws {
         let box = try Sandbox()
         try box.writeSettings("clamd = \"none\"")

@@ -201,6 +201,29 @@ import Testing
         #expect(try String(contentsOfFile: box.dbDir + "/big.ndb", encoding: .utf8) == text)
     }
 
+    @Test func aMirrorThatIgnoresIfRangeNeverGetsTwoVersionsSpliced() throws {
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"")
+        let v1 = GeneratedSignatures.ndb("Test.SpliceA", count: 200).text
+        try box.publish(feed: "f", file: "big.ndb", v1)
+        try box.writeFeed("f", files: ["big.ndb"], integrity: "none", interval: "1h")
+        try box.mirror.setFaults(["/f/big.ndb": ["truncate": 4000, "times": 1]])
+        #expect(try box.sigctl(["update"]).status == 2)
+        // Upstream publishes another version; the mirror answers the resume with its tail anyway.
+        let v2 = GeneratedSignatures.ndb("Test.SpliceB", count: 200).text
+        try box.publish(feed: "f", file: "big.ndb", v2)
+        try box.mirror.setFaults(["/f/big.ndb": ["ignore_if_range": true]])
+        let spliced = try box.sigctl(["update"])
+        #expect(spliced.status == 2, "\(spliced.stderr)")
+        #expect(spliced.stderr.contains("the mirror sent the rest of another version"), "\(spliced.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: box.dbDir + "/big.ndb"))
+        // The kept part was dropped: the next run downloads the new version whole.
+        try box.mirror.clearFaults()
+        let whole = try box.sigctl(["update"])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        #expect(try String(contentsOfFile: box.dbDir + "/big.ndb", encoding: .utf8) == v2)
+    }
+
     @Test func aPartialDownloadOfAnOlderVersionIsNotMixedWithANewOne() throws {
         let box = try Sandbox()
         try box.writeSettings("clamd = \"none\"")

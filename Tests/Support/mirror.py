@@ -66,6 +66,8 @@ Each value is an object with any combination of these optional keys:
   "stall": 30            "stall" seconds, then send the rest. Either may be
                          given alone: stall_after defaults to 0, stall to
                          3600 seconds.
+  "ignore_if_range": true  serve a Range request even when its If-Range no
+                         longer matches (a broken mirror that splices versions).
   "times": N             only the first N requests matching this key get the
                          fault; later ones are served normally. Counts live
                          in memory per (key, fault spec): a restart, or
@@ -591,6 +593,8 @@ class MirrorHandler(BaseHTTPRequestHandler):
         if not header:
             return None
         if_range = self.headers.get("If-Range")
+        if (self._fault_spec or {}).get("ignore_if_range") is True:
+            if_range = None
         if if_range is not None:
             if_range = if_range.strip()
             if if_range.startswith('"') or if_range[:2] in ("W/", "w/"):
