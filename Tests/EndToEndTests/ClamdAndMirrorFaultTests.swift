@@ -434,12 +434,7 @@ import Testing
         defer { run.resume("verify-child.compiled") }
         kill(run.process.processIdentifier, SIGKILL)
         run.wait()
-        var gone = false
-        for _ in 0..<500 where !gone {
-            gone = !processExists(child)
-            if !gone { usleep(10_000) }
-        }
-        #expect(gone, "the unprivileged verification child must die with sigctl")
+        #expect(waitUntilGone(child), "the unprivileged verification child must die with sigctl")
     }
 }
 

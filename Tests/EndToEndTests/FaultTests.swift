@@ -74,12 +74,7 @@ import Testing
         kill(second.process.processIdentifier, SIGKILL)
         second.wait()
         defer { second.resume("verify-child.compiled") }
-        var gone = false
-        for _ in 0..<500 where !gone {
-            gone = !processExists(orphan)
-            if !gone { usleep(10_000) }
-        }
-        #expect(gone, "the verification child must die with sigctl")
+        #expect(waitUntilGone(orphan), "the verification child must die with sigctl")
 
         let (next, report) = try box.update()
         #expect(next.status == 0, "\(next.stderr)")

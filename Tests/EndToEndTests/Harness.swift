@@ -410,18 +410,28 @@ final class BackgroundRun {
         try process.run()
     }
 
-    /// Waits until some process reaches the paused `point`; returns that process's pid.
-    /// Bounded: a run that never gets there fails the test instead of hanging it.
+    /// Waits until some process reaches the paused `point` (its marker file appears:
+    /// an inotify event); returns that process's pid. Bounded: a run that never gets
+    /// there, or ends first, fails the test instead of hanging it.
     func waitForPause(_ point: String) throws -> pid_t {
-        for _ in 0..<3000 {
+        let watch = inotify_init1(Int32(IN_CLOEXEC))
+        guard watch >= 0 else { throw HarnessError("inotify_init1 failed") }
+        defer { close(watch) }
+        inotify_add_watch(watch, failpointDir, UInt32(IN_CREATE | IN_MOVED_TO))
+        let deadline = Date().addingTimeInterval(60)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
             if let marker = Files.list(failpointDir).first(where: { $0.hasPrefix(point + ".") && !$0.hasSuffix(".go") }),
                let pid = Int32(marker.dropFirst(point.count + 1)) {
                 return pid
             }
             if !process.isRunning { throw HarnessError("sigctl ended before reaching \(point): \(stderr)") }
-            usleep(20_000)
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { throw HarnessError("sigctl did not reach \(point) within 60 s") }
+            // Wake on the next file created there; at least once a second to notice a run that ended.
+            var descriptor = pollfd(fd: watch, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, Int32(min(left, 1) * 1000)) > 0 { _ = Glibc.read(watch, &buffer, buffer.count) }
         }
-        throw HarnessError("sigctl did not reach \(point) within 60 s")
     }
 
     func resume(_ point: String) { FileManager.default.createFile(atPath: failpointDir + "/\(point).go", contents: nil) }
@@ -434,6 +444,17 @@ final class BackgroundRun {
 
     var stderr: String { read(err) }
     private func read(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
+}
+
+/// Waits for a process that is not our child to go (a grandchild killed by the parent-death
+/// signal). Without pidfd_open in Swift's Glibc there is no event for that, so this checks
+/// /proc, bounded at 5 s; it returns whether the process is gone.
+func waitUntilGone(_ pid: pid_t) -> Bool {
+    for _ in 0..<500 {
+        if !processExists(pid) { return true }
+        usleep(10_000)
+    }
+    return !processExists(pid)
 }
 
 /// True while a process with this pid exists (and is not a zombie of ours).

@@ -26,7 +26,7 @@ public struct Installer: Sendable {
         self.failpoints = failpoints
     }
 
-    /// Staging directories are `.sigctl-install-XXXXXX`, one per switch, named in its journal.
+    /// Staging directories are `.sigctl-install-` plus a random suffix, one per switch, named in its journal.
     static let stagingPrefix = ".sigctl-install"
     var journalPath: String { stateDir + "/install-journal.json" }
 
