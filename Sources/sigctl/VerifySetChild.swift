@@ -13,14 +13,14 @@ struct VerifySetChild: ParsableCommand {
     @Option(name: .customLong("memory-limit")) var memoryLimit: Int64 = 0
     @Option(name: .customLong("canary-blob")) var canaryBlob: String?
     @Option(name: .customLong("canary-name")) var canaryName: String?
-    @Option(name: .customLong("count")) var countFiles: [String] = []
+    @Option(name: .customLong("live-dir")) var liveDir: String?
     @Option(name: .customLong("run-as")) var runAs: String?
 
     func run() throws {
         let loadOptions = (try? JSONDecoder().decode(LoadOptions.self, from: Data(options.utf8))) ?? LoadOptions()
         let ids = runAs?.split(separator: ":").compactMap { UInt32($0) }
         let report = VerifyChild.run(directory: dir, options: loadOptions, memoryLimit: memoryLimit,
-                                     canaryBlob: canaryBlob, canaryName: canaryName, countFiles: countFiles,
+                                     canaryBlob: canaryBlob, canaryName: canaryName, liveDirectory: liveDir,
                                      runAs: ids?.count == 2 ? (ids![0], ids![1]) : nil)
         let data = try JSONEncoder().encode(report)
         FileHandle.standardOutput.write(data)

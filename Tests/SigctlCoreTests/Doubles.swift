@@ -22,12 +22,15 @@ final class ScriptedClamd: ClamdService, @unchecked Sendable {
     var scans: [Answer] = []
     private(set) var reloadCalls = 0
     private(set) var scanCalls = 0
+    /// Runs after each RELOAD is counted.
+    var onReload: (() -> Void)?
 
     init(clock: ManualClock) { self.clock = clock }
 
     func reload(deadline: Date) throws -> String {
         lock.lock(); defer { lock.unlock() }
         reloadCalls += 1
+        onReload?()
         guard !reloads.isEmpty else { fatalError("ScriptedClamd: unexpected RELOAD") }
         return try reloads.removeFirst().get()
     }

@@ -76,7 +76,8 @@ public enum ClamAV {
         let line = String(cString: msg).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !line.isEmpty else { return }
         let prefix = severity == CL_MSG_ERROR ? "error: " : "warning: "
-        ClamAV.messages.withLock { $0.append(prefix + line) }
+        // A set with millions of signatures can warn about each: keep the first few hundred.
+        ClamAV.messages.withLock { if $0.count < 500 { $0.append(prefix + line) } }
         _ = fullmsg
     }
 
@@ -88,12 +89,15 @@ public enum ClamAV {
         }
     }
 
-    static func check(_ rc: cl_error_t, _ function: String) throws {
+    /// Throws the libclamav error for `rc`; on success returns the warnings printed since the last drain.
+    @discardableResult
+    static func check(_ rc: cl_error_t, _ function: String) throws -> [String] {
         let messages = drainMessages()
         guard rc == CL_SUCCESS else {
             throw ClamAVError(function: function, code: Int32(rc.rawValue),
                               reason: String(cString: cl_strerror(rc)), messages: messages)
         }
+        return messages
     }
 
     /// Hashes a buffer with `cl_hash_data` (libclamav's OpenSSL digests).

@@ -7,6 +7,8 @@ import Foundation
 public final class ClamEngine {
     let pointer: OpaquePointer
     public private(set) var signatures: UInt32 = 0
+    /// Warnings libclamav printed during loads and compiles since the last `takeWarnings()`.
+    private var warnings: [String] = []
 
     /// `cl_engine_new()`.
     public init() throws {
@@ -23,11 +25,11 @@ public final class ClamEngine {
     /// `cl_load(path, engine, &signo, flags)`: loads a file or every database in a directory.
     /// Returns the number of signatures this call added.
     @discardableResult
-    public func load(_ path: String, options: LoadOptions) throws -> UInt32 {
+    public func load(_ path: String, options: LoadOptions, extraFlags: UInt32 = 0) throws -> UInt32 {
         _ = ClamAV.drainMessages()
         var count: UInt32 = 0
-        let rc = cl_load(path, pointer, &count, options.clFlags)
-        try ClamAV.check(rc, "cl_load")
+        let rc = cl_load(path, pointer, &count, options.clFlags | extraFlags)
+        warnings += try ClamAV.check(rc, "cl_load").prefix(max(0, 500 - warnings.count))
         signatures += count
         return count
     }
@@ -36,11 +38,14 @@ public final class ClamEngine {
     /// errors surface only here, never in `cl_load`.
     public func compile() throws {
         _ = ClamAV.drainMessages()
-        try ClamAV.check(cl_engine_compile(pointer), "cl_engine_compile")
+        warnings += try ClamAV.check(cl_engine_compile(pointer), "cl_engine_compile")
     }
 
-    /// Messages libclamav printed (warnings) during the last successful call.
-    public func takeWarnings() -> [String] { ClamAV.drainMessages() }
+    /// Warnings libclamav printed during the loads and compiles since the last call.
+    public func takeWarnings() -> [String] {
+        defer { warnings.removeAll() }
+        return warnings
+    }
 
     /// `cl_scanfile` with every parser on: returns the first signature name that matched, or nil.
     public func scanFile(_ path: String) throws -> String? {

@@ -23,7 +23,8 @@ public struct VerifyReport: Codable, Sendable {
     public var peakRSSKiB: Int
     /// What the engine reported for the canary blob, when one was given.
     public var canaryVerdict: String?
-    /// Signatures libclamav loads from each of the files asked about, each loaded alone.
+    /// Signatures libclamav loaded from each file of the set, counted during the one load
+    /// (nil with a libclamav whose directory-load order sigctl does not know).
     public var fileCounts: [String: Int]? = nil
     /// The user the child loaded the set as.
     public var uid: UInt32? = nil
@@ -39,10 +40,12 @@ public struct VerifyReport: Codable, Sendable {
 
 /// The code that runs inside the verification child (`sigctl __verify-set`).
 public enum VerifyChild {
-    /// Loads `directory` exactly as clamd would (`cl_load` with clamd.conf's flags),
-    /// compiles the engine, and scans the canary blob if one is given.
+    /// Loads `directory` exactly as clamd would (the files `cl_load(directory)` loads, in
+    /// its order, with clamd.conf's flags, into one engine), compiles the engine, and scans
+    /// the canary blob if one is given. Each file's signature count comes from that one load.
+    /// - Parameter liveDirectory: the directory clamd loads (libclamav's rules look at its path).
     public static func run(directory: String, options: LoadOptions, memoryLimit: Int64,
-                           canaryBlob: String?, canaryName: String?, countFiles: [String] = [],
+                           canaryBlob: String?, canaryName: String?, liveDirectory: String? = nil,
                            runAs: (uid: uid_t, gid: gid_t)? = nil, failpoints: Failpoints = Failpoints()) -> VerifyReport {
         ChildGuard.dieWithParent()
         if let runAs, geteuid() == 0, runAs.uid != 0 {
@@ -67,7 +70,7 @@ public enum VerifyChild {
             let engine = try ClamEngine()
             let loadStart = Date()
             do {
-                try engine.load(directory, options: options)
+                report.fileCounts = try engine.loadDirectory(directory, options: options, liveDirectory: liveDirectory ?? directory)
             } catch let error as ClamAVError {
                 report.loadSeconds = Date().timeIntervalSince(loadStart)
                 report.error = "libclamav could not load the set: \(error.reason)"
@@ -101,14 +104,6 @@ public enum VerifyChild {
                     return report
                 }
             }
-            if !countFiles.isEmpty {
-                var counts: [String: Int] = [:]
-                for name in countFiles {
-                    let single = try ClamEngine()
-                    if let count = try? single.load(directory + "/" + name, options: options) { counts[name] = Int(count) }
-                }
-                report.fileCounts = counts
-            }
             report.ok = true
         } catch {
             report.error = "\(error)"
@@ -133,9 +128,12 @@ public struct SetVerifier: Sendable {
     public var options: LoadOptions
     /// Who the child parses the set as when sigctl runs as root (the database directory's owner).
     public var runAs: (uid: uid_t, gid: gid_t)?
+    /// The directory clamd loads, when the set verified is a copy of it.
+    public var liveDirectory: String?
 
     public init(context: SigctlContext, memoryLimit: Int64, timeout: Int, options: LoadOptions,
-                runAs: (uid: uid_t, gid: gid_t)? = nil) {
+                runAs: (uid: uid_t, gid: gid_t)? = nil, liveDirectory: String? = nil) {
+        self.liveDirectory = liveDirectory
         self.context = context
         self.memoryLimit = memoryLimit
         self.timeout = timeout
@@ -155,9 +153,9 @@ public struct SetVerifier: Sendable {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
-    public func verify(directory: String, canary: Canary? = nil, countFiles: [String] = [], scratch: String) -> VerifyReport {
+    public func verify(directory: String, canary: Canary? = nil, scratch: String) -> VerifyReport {
         var arguments = ["__verify-set", "--dir", directory, "--memory-limit", String(memoryLimit)]
-        for name in countFiles { arguments += ["--count", name] }
+        if let liveDirectory { arguments += ["--live-dir", liveDirectory] }
         let optionsJSON = (try? String(decoding: JSONEncoder().encode(options), as: UTF8.self)) ?? "{}"
         arguments += ["--options", optionsJSON]
         if let runAs { arguments += ["--run-as", "\(runAs.uid):\(runAs.gid)"] }

@@ -31,7 +31,8 @@ struct Gates {
 
     var verifier: SetVerifier {
         SetVerifier(context: context, memoryLimit: config.settings.verifyMemoryLimit, timeout: config.settings.verifyTimeout,
-                    options: config.clamd.loadOptions, runAs: SetVerifier.unprivilegedOwner(of: layout.databaseDir))
+                    options: config.clamd.loadOptions, runAs: SetVerifier.unprivilegedOwner(of: layout.databaseDir),
+                    liveDirectory: layout.databaseDir)
     }
     var directories: CandidateDirectory { CandidateDirectory(layout: layout, scope: config.settings.verifyScope) }
 
@@ -132,8 +133,7 @@ struct Gates {
         }
         do {
             defer { Files.remove(dir) }
-            let report = verifier.verify(directory: dir, canary: candidate.canary, countFiles: candidate.files.map(\.name),
-                                         scratch: dir + ".scratch")
+            let report = verifier.verify(directory: dir, canary: candidate.canary, scratch: dir + ".scratch")
             Files.remove(dir + ".scratch")
             context.log.debug("verified \(label): ok=\(report.ok) signatures=\(report.signatures) load=\(report.loadSeconds)s compile=\(report.compileSeconds)s rss=\(report.peakRSSKiB)KiB uid=\(report.uid.map(String.init) ?? "?")")
             return report
