@@ -119,6 +119,7 @@ public enum Outcome {
         report.phases["fetch"] = facts.acquisition.fetchSeconds
         report.phases["check"] = facts.acquisition.checkSeconds
         if let gates { report.phases["verify"] = gates.seconds }
+        report.verification = (gates?.verification).map(VerificationSummary.init)
         reload(facts, into: &report)
         report.exitCode = exitStatus(report).rawValue
         return redacted(report)

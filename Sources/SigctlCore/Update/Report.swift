@@ -105,6 +105,8 @@ public struct UpdateReport: Codable, Sendable {
     /// Seconds spent in each phase: fetch (wall time, checks included), check (integrity and
     /// content checks summed over the fetch threads), verify, install, reload (until confirmed).
     public var phases: [String: Double] = [:]
+    /// The verification child's load of the set that was installed (or refused).
+    public var verification: VerificationSummary?
     public var warnings: [String] = []
     /// Per feed: messages of detect_corpus the update newly detects / no longer detects.
     public var detectCorpus: [String: CorpusDelta]?
@@ -115,4 +117,20 @@ public struct UpdateReport: Codable, Sendable {
     public var notes: [String] = []
 
     public init() {}
+}
+
+/// What loading the candidate set cost the verification child.
+public struct VerificationSummary: Codable, Sendable {
+    public var signatures: Int
+    public var loadSeconds: Double
+    public var compileSeconds: Double
+    /// Peak resident memory of the child, in MiB.
+    public var peakRSSMiB: Int
+
+    init(_ report: VerifyReport) {
+        signatures = report.signatures
+        loadSeconds = report.loadSeconds
+        compileSeconds = report.compileSeconds
+        peakRSSMiB = report.peakRSSKiB >> 10
+    }
 }
