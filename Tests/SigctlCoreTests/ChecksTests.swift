@@ -21,6 +21,25 @@ import Testing
         #expect(try ContentChecks.check(path: noFinalNewline, name: "b.ndb", contentType: nil) == 2)
     }
 
+    /// Downloads are checked in 1 MiB chunks: counts, blank lines and the final newline
+    /// are the same across chunk boundaries.
+    @Test func bigDownloadsAreCheckedAcrossChunks() throws {
+        let dir = TempDir()
+        let lines = (0..<60_000).map { "Sig.Big-\($0):0:*:\(String(repeating: "41", count: 12))" }
+        let text = lines.joined(separator: "\n") + "\n"
+        #expect(text.utf8.count > 2 << 20)
+        #expect(try ContentChecks.check(path: dir.write("big.ndb", text), name: "big.ndb", contentType: nil) == 60_000)
+        let blank = lines[..<50_000].joined(separator: "\n") + "\n\n" + lines[50_000...].joined(separator: "\n") + "\n"
+        let error = #expect(throws: Rejection.self) {
+            try ContentChecks.check(path: dir.write("blank.ndb", blank), name: "blank.ndb", contentType: nil)
+        }
+        #expect(error?.reason.contains("line 50001 is blank") == true)
+        let cut = String(text.dropLast())
+        #expect(throws: Rejection.self) {
+            try ContentChecks.check(path: dir.write("cut.ndb", cut), name: "cut.ndb", contentType: nil, requireFinalNewline: true)
+        }
+    }
+
     @Test func rejectsBrokenDownloads() {
         let dir = TempDir()
         let cases: [(String, String, String?)] = [

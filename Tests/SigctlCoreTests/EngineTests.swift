@@ -65,6 +65,19 @@ import Testing
         #expect(counts.values.reduce(0, +) == Int(whole.signatures))
     }
 
+    @Test func theCompactIndexNamesTheDefiningFile() throws {
+        let dir = orderSensitiveSet()
+        dir.write("other.ldb", "Sigctl.Test.Logical-1;Engine:51-255,Target:0;0;6c6f676963616c2d6f6e65\n")
+        let engine = try ClamEngine()
+        let index = try engine.loadDirectoryIndexed(dir.path, options: LoadOptions())
+        #expect(index.count == 3, "the ignored signature is not indexed")
+        #expect(index.file(of: "Sigctl.Test.Kept-1.UNOFFICIAL") == "aa.ndb")
+        #expect(index.file(of: "Sigctl.Test.Hash-1") == "mm.hdb")
+        #expect(index.file(of: "Sigctl.Test.Logical-1.UNOFFICIAL") == "other.ldb")
+        #expect(index.file(of: "Sigctl.Test.Dropped-1") == nil)
+        #expect(index.file(of: "Never.Defined") == nil)
+    }
+
     @Test func unknownLibclamavVersionsLoadWhole() {
         #expect(DirectoryLoad.ruleKnown(for: "1.4.6"))
         #expect(DirectoryLoad.ruleKnown(for: "1.0.9"))

@@ -102,28 +102,7 @@ final class ScanRecorder {
     }
 }
 
-/// Maps signature names to the database file that defined them, filled by `cl_engine_set_clcb_sigload`.
-final class SignatureIndex {
-    var current = ""
-    var files: [String: String] = [:]
-}
-
 extension ClamEngine {
-    /// `cl_engine_set_clcb_sigload` + `cl_load` per file: loads `files` in order and
-    /// returns which file defined each signature name.
-    public func loadIndexed(_ files: [String], options: LoadOptions) throws -> [String: String] {
-        let index = SignatureIndex()
-        let context = Unmanaged.passRetained(index)
-        defer { context.release() }
-        cl_engine_set_clcb_sigload(pointer, ClamEngine.sigloadCallback, context.toOpaque())
-        defer { cl_engine_set_clcb_sigload(pointer, nil, nil) }
-        for file in files {
-            index.current = (file as NSString).lastPathComponent
-            try load(file, options: options)
-        }
-        return index.files
-    }
-
     /// Turns the engine into a test scanner: no result cache (every part is scanned and
     /// reported) and the layer callbacks that place each match in its MIME part.
     /// Call after `compile()`.
@@ -161,14 +140,6 @@ extension ClamEngine {
         }
         try ClamAV.check(rc, "cl_scanmap_callback")
         return recorder.matches
-    }
-
-    static let sigloadCallback: clcb_sigload = { _, name, _, context in
-        guard let name, let context else { return 0 }
-        let index = Unmanaged<SignatureIndex>.fromOpaque(context).takeUnretainedValue()
-        let key = String(cString: name)
-        if index.files[key] == nil { index.files[key] = index.current }
-        return 0
     }
 
     static let inspectionCallback: clcb_file_inspection = { _, type, _, _, name, _, _, level, attributes, context in

@@ -88,24 +88,21 @@ public struct TestOptions: Sendable {
 /// `sigctl test`: one compiled engine, scanned from several threads, results in input order.
 public final class MailTester: @unchecked Sendable {
     let engine: ClamEngine
-    let fileOfSignature: [String: String]
+    let index: SignatureFileIndex
     let feedOfFile: [String: String]
     public let signatures: Int
     public let loadSeconds: Double
 
-    /// Loads every database file of `directory` (allow lists first, then the rest by
-    /// name), builds the signature → file index, compiles, and turns on part reports.
+    /// Loads `directory` as clamd does (libclamav's files, in its order, in one engine),
+    /// indexing which file defines each signature, compiles, and turns on part reports.
     public init(directory: String, options: LoadOptions, feedOfFile: [String: String]) throws {
         let start = Date()
-        let names = Files.list(directory).filter { isDatabaseFile($0) && $0 != canaryFileName }
-        guard !names.isEmpty else {
+        guard Files.list(directory).contains(where: { isDatabaseFile($0) && $0 != canaryFileName }) else {
             throw CommandError("\(directory) holds no ClamAV database files", hint: "pass --db DIR with .ndb/.hdb/.cvd files", exit: .failed)
         }
-        let allowLists = names.filter { $0.hasSuffix(".ign") || $0.hasSuffix(".ign2") }
-        let ordered = allowLists + names.filter { !allowLists.contains($0) }
         engine = try ClamEngine()
         do {
-            fileOfSignature = try engine.loadIndexed(ordered.map { directory + "/" + $0 }, options: options)
+            index = try engine.loadDirectoryIndexed(directory, options: options)
             try engine.compile()
         } catch let error as ClamAVError {
             throw CommandError("the signatures in \(directory) do not load: \(error)", hint: "run `sigctl verify \(directory)`", exit: .failed)
@@ -175,7 +172,7 @@ public final class MailTester: @unchecked Sendable {
             }
             result.matches = matches.map { match in
                 var match = match
-                match.file = fileOfSignature[definedName(match.signature)]
+                match.file = index.file(of: match.signature)
                 match.feed = match.file.flatMap { feedOfFile[$0] }
                 return match
             }

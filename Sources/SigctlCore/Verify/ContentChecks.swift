@@ -36,68 +36,99 @@ public enum ContentChecks {
     /// Returns the number of signatures (non-comment lines, or the CVD header's count).
     /// `requireFinalNewline`: a feed without a checksum cannot tell a cut download from a
     /// whole one by anything but its end, so its text files must end with a newline.
+    /// Reads the file in chunks: memory stays bounded however big the download is.
     public static func check(path: String, name: String, contentType: String?, requireFinalNewline: Bool = false) throws -> Int {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
             throw Rejection("the download could not be read back", hint: "check free space in the state directory")
         }
-        guard !data.isEmpty else {
+        defer { try? handle.close() }
+        let unreadable = Rejection("the download could not be read back", hint: "check free space in the state directory")
+        // read(upToCount:) returns nil at the end of the file, and throws on a read error.
+        func read(_ count: Int) throws -> Data {
+            do { return try handle.read(upToCount: count) ?? Data() } catch { throw unreadable }
+        }
+        let head = try read(4096)
+        guard !head.isEmpty else {
             throw Rejection("the mirror sent an empty file", hint: "the mirror may be mid-sync; the next run tries again")
         }
-        if data.starts(with: [0x1f, 0x8b]) {
+        if head.starts(with: [0x1f, 0x8b]) {
             throw Rejection("the mirror sent gzip data where a plain database was expected",
                             hint: "if the feed really serves gzip, set compressed = \"gzip\" on this file")
         }
-        if looksLikeHTML(data, contentType: contentType) {
+        if looksLikeHTML(head, contentType: contentType) {
             throw Rejection("the mirror sent an HTML page instead of the database",
                             hint: "the URL is wrong, the mirror shows an error page, or a proxy intercepts it; open the URL in a browser")
         }
         if isContainer(name) {
-            guard let header = String(data: data.prefix(512), encoding: .isoLatin1), header.hasPrefix("ClamAV-VDB:") else {
+            guard let header = String(data: head.prefix(512), encoding: .isoLatin1), header.hasPrefix("ClamAV-VDB:") else {
                 throw Rejection("the file is not a ClamAV CVD container (no ClamAV-VDB header)",
                                 hint: "the mirror serves something else under this name")
             }
             let fields = header.split(separator: ":", omittingEmptySubsequences: false)
             return fields.count > 3 ? Int(fields[3].trimmingCharacters(in: .whitespaces)) ?? 0 : 0
         }
-        // One pass over the bytes: count signature lines, stop at a NUL or a blank line.
-        let scan: (signatures: Int, blankLine: Int?, nul: Bool) = data.withUnsafeBytes { raw in
-            var signatures = 0, line = 1
-            var hasContent = false
-            var first: UInt8 = 0
-            for byte in raw {
-                switch byte {
-                case 0:
-                    return (signatures, nil, true)
-                case 0x0a:
-                    if !hasContent { return (signatures, line, false) }
-                    if first != UInt8(ascii: "#") { signatures += 1 }
-                    line += 1
-                    hasContent = false
-                case 0x20, 0x09, 0x0d:
-                    continue
-                default:
-                    if !hasContent {
-                        hasContent = true
-                        first = byte
-                    }
-                }
-            }
-            if hasContent && first != UInt8(ascii: "#") { signatures += 1 }
-            return (signatures, nil, false)
+        var scanner = LineScanner()
+        var chunk = head
+        while !chunk.isEmpty {
+            scanner.feed(chunk)
+            if scanner.nul || scanner.blankLine != nil { break }
+            chunk = try read(1 << 20)
         }
-        if scan.nul {
+        if scanner.nul {
             throw Rejection("the file holds NUL bytes, so it is not a text database",
                             hint: "the download is corrupt or the mirror serves a different format")
         }
-        if requireFinalNewline, data.last != 0x0a {
+        if requireFinalNewline, scanner.last != 0x0a {
             throw Rejection("the download is truncated: its last line is cut off (no final newline), and the feed has no checksum to prove otherwise",
                             hint: "the next run downloads it again; if the provider's files never end with a newline, use a checksum (integrity)")
         }
-        if let line = scan.blankLine {
+        if let line = scanner.blankLine {
             throw Rejection("line \(line) is blank, which libclamav treats as a malformed database",
                             hint: "upstream published a broken file; the installed version stays until a fixed one appears")
         }
-        return scan.signatures
+        return scanner.total
+    }
+
+    /// Counts signature lines chunk by chunk; stops at a NUL byte or a blank line.
+    struct LineScanner {
+        var signatures = 0
+        var line = 1
+        var hasContent = false
+        var first: UInt8 = 0
+        var last: UInt8 = 0
+        var nul = false
+        var blankLine: Int?
+
+        mutating func feed(_ data: Data) {
+            data.withUnsafeBytes { raw in
+                for byte in raw {
+                    switch byte {
+                    case 0:
+                        nul = true
+                        return
+                    case 0x0a:
+                        if !hasContent {
+                            blankLine = line
+                            return
+                        }
+                        if first != UInt8(ascii: "#") { signatures += 1 }
+                        line += 1
+                        hasContent = false
+                    case 0x20, 0x09, 0x0d:
+                        break
+                    default:
+                        if !hasContent {
+                            hasContent = true
+                            first = byte
+                        }
+                    }
+                }
+                last = raw.last ?? last
+            }
+        }
+
+        /// Signatures including an unterminated last line.
+        var total: Int { signatures + (hasContent && first != UInt8(ascii: "#") ? 1 : 0) }
     }
 
     static func looksLikeHTML(_ data: Data, contentType: String?) -> Bool {
