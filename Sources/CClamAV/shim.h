@@ -5,6 +5,8 @@
 #include <libfreshclam.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* Composite macros and flag sets that Swift's importer does not bring in. */
 static const unsigned int SIGCTL_CL_DB_STDOPT = CL_DB_STDOPT;
@@ -21,6 +23,12 @@ static const unsigned int SIGCTL_CL_INIT_DEFAULT = CL_INIT_DEFAULT;
  * kernel to kill them when the sigctl process that started them dies. */
 static inline int sigctl_die_with_parent(void) {
     return prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* pidfd_open has no glibc wrapper in Debian 12 and syscall() is variadic: a pidfd
+ * becomes readable when the process exits, even when it is not our child. */
+static inline int sigctl_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
 #endif

@@ -446,21 +446,10 @@ final class BackgroundRun {
     private func read(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
 }
 
-/// Waits for a process that is not our child to go (a grandchild killed by the parent-death
-/// signal). Without pidfd_open in Swift's Glibc there is no event for that, so this checks
-/// /proc, bounded at 5 s; it returns whether the process is gone.
+/// Waits (at most 5 s) for a process that is not our child to go: a grandchild killed by
+/// the parent-death signal. The kernel reports the exit through a pidfd.
 func waitUntilGone(_ pid: pid_t) -> Bool {
-    for _ in 0..<500 {
-        if !processExists(pid) { return true }
-        usleep(10_000)
-    }
-    return !processExists(pid)
-}
-
-/// True while a process with this pid exists (and is not a zombie of ours).
-func processExists(_ pid: pid_t) -> Bool {
-    guard let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return false }
-    return !String(decoding: stat, as: UTF8.self).contains(") Z ")
+    ProcessExit.wait(pid, timeout: 5)
 }
 
 extension Sandbox {
@@ -492,9 +481,14 @@ final class FakeClamd {
         socket = box.root + (silent ? "/silent.sock" : "/fake.sock")
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [Paths.packageRoot + "/Tests/Support/fake_clamd.py", socket] + (silent ? ["--silent"] : [])
+        let ready = Pipe()
+        process.standardOutput = ready
         try process.run()
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) { usleep(10_000) }
-        guard FileManager.default.fileExists(atPath: socket) else { throw HarnessError("fake clamd did not start") }
+        // fake_clamd.py prints "ready" once it listens; EOF means it died first.
+        let line = ready.fileHandleForReading.availableData
+        guard String(decoding: line, as: UTF8.self).hasPrefix("ready"), FileManager.default.fileExists(atPath: socket) else {
+            throw HarnessError("fake clamd did not start")
+        }
     }
 
     deinit { stopProcess(process) }

@@ -21,11 +21,6 @@ import Testing
         #expect(result.timedOut)
         #expect(result.signalled)
         let grandchild = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
-        var gone = false
-        for _ in 0..<200 where !gone {
-            gone = kill(grandchild, 0) != 0
-            if !gone { usleep(10_000) }
-        }
-        #expect(gone, "the grandchild in the child's process group was killed too")
+        #expect(ProcessExit.wait(grandchild, timeout: 5), "the grandchild in the child's process group was killed too")
     }
 }
