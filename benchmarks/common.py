@@ -1,4 +1,5 @@
 """Helpers shared by the benchmark scripts."""
+import hashlib
 import os
 import subprocess
 import time
@@ -25,3 +26,23 @@ def measured(argv, env=None, capture=False):
     out = proc.stdout.read().decode() if capture else ""
     _, status, usage = os.wait4(proc.pid, 0)
     return os.waitstatus_to_exitcode(status), out, time.monotonic() - start, usage.ru_maxrss / 1024
+
+
+def publish(directory, name, data):
+    """Writes a feed file and its sha256 sidecar into a mirror directory."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    with open(path + ".sha256", "w") as f:
+        f.write(hashlib.sha256(data).hexdigest() + "  " + name + "\n")
+
+
+def stop(procs, grace=10):
+    """Terminates the daemons a benchmark started (mirror, clamd), killing the slow ones."""
+    for p in procs:
+        p.terminate()
+        try:
+            p.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            p.kill()

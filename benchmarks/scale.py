@@ -19,7 +19,6 @@ Usage: benchmarks/scale.py [--sigctl PATH] [--set DIR] [--packed] [--scale F]
 Takes about 10 minutes at production size on two cores, and about 8 GB of memory.
 """
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ import tempfile
 import threading
 import time
 
-from common import FIXTURES, ROOT, measured, release_binary
+from common import FIXTURES, ROOT, measured, publish, release_binary, stop
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -136,12 +135,8 @@ def clamd_reload(sock, pid, log):
     return seconds, sampler.peak_clamd
 
 
-def publish(mirror, name, path):
-    data = open(path, "rb").read()
-    with open(os.path.join(mirror, name), "wb") as f:
-        f.write(data)
-    with open(os.path.join(mirror, name + ".sha256"), "w") as f:
-        f.write(hashlib.sha256(data).hexdigest() + "  " + name + "\n")
+def publish_file(mirror, name, path):
+    publish(mirror, name, open(path, "rb").read())
 
 
 def model(args):
@@ -182,7 +177,7 @@ def main():
             shutil.copy(os.path.join(src, name), os.path.join(db, name))
             os.symlink(os.path.join(src, name), os.path.join(after, name))
         for name in daily_files:
-            publish(mirror, name, os.path.join(src, name))
+            publish_file(mirror, name, os.path.join(src, name))
             os.symlink(os.path.join(next_src, name), os.path.join(after, name))
 
         # The limit: a bare load + compile of exactly the set after the change.
@@ -230,7 +225,7 @@ def main():
         reload_seconds, reload_peak = clamd_reload(sock, clamd.pid, log)
 
         for name in daily_files:
-            publish(mirror, name, os.path.join(next_src, name))
+            publish_file(mirror, name, os.path.join(next_src, name))
         code, out, err, wall, change = run_sampled(update, env, clamd.pid)
         report = json.loads(out) if out.strip() else {}
         if code != 0 or not report.get("installed"):
@@ -276,12 +271,7 @@ def main():
         print(f"sigctl explain {signature}: {explain_wall:.2f} s, {explain_rss:.0f} MiB, "
               f"{'found' if code_e == 0 else 'not found (exit %d)' % code_e}  (< 1 s)")
     finally:
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs, grace=30)
         if args.keep:
             print(f"sandbox kept in {work}", file=sys.stderr)
         else:

@@ -17,7 +17,6 @@ Usage: benchmarks/update_cycle.py [--sigctl PATH] [--runs N]
 (default binary: a release build, made with `swift build -c release` if missing)
 """
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -29,7 +28,8 @@ import tempfile
 import time
 import uuid
 
-from common import FIXTURES, ROOT, measured, release_binary
+from common import FIXTURES, ROOT, measured, release_binary, stop
+from common import publish as common_publish
 
 
 def run_measured(argv, env):
@@ -44,12 +44,7 @@ def rss_of(argv, env):
 
 
 def publish(mirror, feed, name, data):
-    path = os.path.join(mirror, feed, name)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-    with open(path + ".sha256", "w") as f:
-        f.write(hashlib.sha256(data).hexdigest() + "  " + name + "\n")
+    common_publish(os.path.join(mirror, feed), name, data)
 
 
 def generated(count, prefix):
@@ -185,12 +180,7 @@ def main():
         print(f"verify phase {phases.get('verify', 0):.3f} s vs bare libclamav load+compile "
               f"{bare_median:.3f} s (median of 5): ratio {phases.get('verify', 0) / bare_median:.2f}")
     finally:
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 

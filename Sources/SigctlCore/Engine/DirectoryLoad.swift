@@ -90,26 +90,31 @@ public enum DirectoryLoad {
 
 extension ClamEngine {
     /// Loads `directory` as `cl_load(directory)` does, one file at a time in libclamav's
-    /// order, and returns the signatures each file added. With a libclamav whose rules
-    /// sigctl does not know, it calls `cl_load(directory)` and returns no counts.
-    /// A path that is a single file is loaded as it is.
-    public func loadDirectory(_ directory: String, options: LoadOptions, liveDirectory: String) throws -> [String: Int]? {
+    /// order, and returns the signatures each file added; `beforeFile` is told the number
+    /// and name of each file before it loads. With a libclamav whose rules sigctl does not
+    /// know, it calls `cl_load(directory)` and returns no counts. A path that is a single
+    /// file is loaded as it is.
+    public func loadDirectory(_ directory: String, options: LoadOptions, liveDirectory: String,
+                              beforeFile: (Int, String) -> Void = { _, _ in }) throws -> [String: Int]? {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
-            return [(directory as NSString).lastPathComponent: Int(try load(directory, options: options))]
+            let name = (directory as NSString).lastPathComponent
+            beforeFile(0, name)
+            return [name: Int(try load(directory, options: options))]
         }
         guard DirectoryLoad.ruleKnown() else {
             try load(directory, options: options)
             return nil
         }
-        var counts: [String: Int] = [:]
         let names = try DirectoryLoad.order(of: directory, officialOnly: options.officialDatabaseOnly, liveDirectory: liveDirectory)
         guard !names.isEmpty else {
             // libclamav's own error for a directory without databases.
             try load(directory, options: options)
-            return counts
+            return [:]
         }
-        for name in names {
+        var counts: [String: Int] = [:]
+        for (number, name) in names.enumerated() {
+            beforeFile(number, name)
             counts[name] = Int(try load(directory + "/" + name, options: options, extraFlags: SIGCTL_CL_DB_DIRECTORY))
         }
         return counts

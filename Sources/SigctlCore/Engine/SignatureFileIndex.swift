@@ -52,20 +52,20 @@ final class SignatureHashCollector {
 }
 
 extension ClamEngine {
-    /// Loads `directory` as `loadDirectory` does (libclamav's order, one file at a time)
-    /// and indexes which file defines each signature.
+    /// Loads `directory` as `loadDirectory` does and indexes which file defines each
+    /// signature (nothing is attributed when libclamav's order is unknown).
     public func loadDirectoryIndexed(_ directory: String, options: LoadOptions) throws -> SignatureFileIndex {
-        let names = try DirectoryLoad.order(of: directory, officialOnly: options.officialDatabaseOnly, liveDirectory: directory)
         let collector = SignatureHashCollector()
         let context = Unmanaged.passRetained(collector)
         defer { context.release() }
         cl_engine_set_clcb_sigload(pointer, ClamEngine.hashingSigload, context.toOpaque())
         defer { cl_engine_set_clcb_sigload(pointer, nil, nil) }
-        for (number, name) in names.enumerated() {
+        var files: [String] = []
+        let counts = try loadDirectory(directory, options: options, liveDirectory: directory) { number, name in
             collector.file = UInt64(min(number, 0xffff))
-            try load(directory + "/" + name, options: options, extraFlags: SIGCTL_CL_DB_DIRECTORY)
+            files.append(name)
         }
-        return SignatureFileIndex(files: names, keys: collector.keys)
+        return counts == nil ? SignatureFileIndex(files: [], keys: []) : SignatureFileIndex(files: files, keys: collector.keys)
     }
 
     static let hashingSigload: clcb_sigload = { _, name, _, context in
