@@ -18,6 +18,11 @@ static const unsigned int SIGCTL_CL_DB_PUA = CL_DB_PUA;
 static const unsigned int SIGCTL_CL_DB_OFFICIAL_ONLY = CL_DB_OFFICIAL_ONLY;
 static const unsigned int SIGCTL_CL_DB_DIRECTORY = CL_DB_DIRECTORY;
 static const unsigned int SIGCTL_CL_INIT_DEFAULT = CL_INIT_DEFAULT;
+/* What libclamav adds itself when it loads the files inside a CVD/CLD (signed,
+ * official) or a CUD (unsigned): the delta scan loads such files one by one. */
+static const unsigned int SIGCTL_CL_DB_OFFICIAL = CL_DB_OFFICIAL;
+static const unsigned int SIGCTL_CL_DB_SIGNED = CL_DB_SIGNED;
+static const unsigned int SIGCTL_CL_DB_UNSIGNED = CL_DB_UNSIGNED;
 
 /* prctl is variadic. The clamav children (verification, libfreshclam) ask the
  * kernel to kill them when the sigctl process that started them dies. */

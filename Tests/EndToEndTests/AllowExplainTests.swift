@@ -130,4 +130,22 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("defined in test.cvd (test.ndb inside it)"))
     }
+
+    @Test(.enabled(if: Paths.haveFixtures, "../shared/fixtures is absent: CLD explain skipped"))
+    func explainLooksInsideAContainerLibfreshclamBuilt() throws {
+        // libfreshclam writes a .cld after applying cdiffs with "X" for the MD5 and the
+        // digital signature in its header, so a signature check always fails on it.
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"")
+        var data = try Data(contentsOf: URL(fileURLWithPath: Paths.fixtures + "/clamav-cvd/test-6.cvd"))
+        let fields = String(decoding: data.prefix(512), as: UTF8.self).trimmingCharacters(in: .whitespaces.union(.controlCharacters))
+            .split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        var header = (fields[0...4] + ["X", "X"] + fields[7...]).joined(separator: ":")
+        header += String(repeating: " ", count: 512 - header.utf8.count)
+        data.replaceSubrange(0..<512, with: Data(header.utf8))
+        try data.write(to: URL(fileURLWithPath: box.dbDir + "/daily.cld"))
+        let result = try box.sigctl(["explain", "Win.Worm.Sobig-1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("defined in daily.cld (test.ndb inside it)"))
+    }
 }

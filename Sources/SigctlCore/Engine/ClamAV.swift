@@ -132,10 +132,13 @@ public enum ClamAV {
 }
 
 extension ClamAV {
-    /// `cl_cvdunpack(file, dir, false)`: unpacks a CVD/CLD (checking its signature) into `directory`.
-    public static func unpackContainer(_ file: String, into directory: String) throws {
+    /// `cl_cvdunpack`: unpacks a CVD/CLD/CUD into `directory`. With `verify`, a CVD's
+    /// digital signature is checked too; a `.cld` that libfreshclam built from cdiffs
+    /// carries no such signature (its header says `X`), so files already in the live
+    /// set, which libclamav loaded, are unpacked without the check.
+    public static func unpackContainer(_ file: String, into directory: String, verify: Bool) throws {
         try initialise()
-        try check(cl_cvdunpack(file, directory, false), "cl_cvdunpack")
+        try check(cl_cvdunpack(file, directory, !verify), "cl_cvdunpack")
     }
 }
 

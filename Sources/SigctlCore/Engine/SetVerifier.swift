@@ -47,21 +47,9 @@ public enum VerifyChild {
     public static func run(directory: String, options: LoadOptions, memoryLimit: Int64,
                            canaryBlob: String?, canaryName: String?, liveDirectory: String? = nil,
                            runAs: (uid: uid_t, gid: gid_t)? = nil, failpoints: Failpoints = Failpoints()) -> VerifyReport {
-        ChildGuard.dieWithParent()
-        if let runAs, geteuid() == 0, runAs.uid != 0 {
-            // Downloads are untrusted input to libclamav's parsers: parse them as the
-            // owner of the database directory (clamav), never as root.
-            guard setgroups(0, nil) == 0, setgid(runAs.gid) == 0, setuid(runAs.uid) == 0, getuid() == runAs.uid else {
-                return VerifyReport(ok: false, stage: .child, signatures: 0,
-                                    error: "cannot drop privileges to uid \(runAs.uid): \(String(cString: strerror(errno)))",
-                                    messages: [], loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
-            }
-            // Changing credentials clears the parent-death signal: set it again.
-            ChildGuard.dieWithParent()
-        }
-        if memoryLimit > 0 {
-            var limit = rlimit(rlim_cur: rlim_t(memoryLimit), rlim_max: rlim_t(memoryLimit))
-            setrlimit(Int32(RLIMIT_AS.rawValue), &limit)
+        if let problem = ChildSetup.enter(runAs: runAs, memoryLimit: memoryLimit) {
+            return VerifyReport(ok: false, stage: .child, signatures: 0, error: problem,
+                                messages: [], loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
         }
         var report = VerifyReport(ok: false, stage: .load, signatures: 0, error: nil, messages: [],
                                   loadSeconds: 0, compileSeconds: 0, peakRSSKiB: 0, canaryVerdict: nil)
@@ -112,11 +100,7 @@ public enum VerifyChild {
         return report
     }
 
-    static func peakRSS() -> Int {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return usage.ru_maxrss
-    }
+    static func peakRSS() -> Int { ChildSetup.peakRSS() }
 }
 
 /// Runs the verification child and turns whatever happens to it into a report.

@@ -54,14 +54,15 @@ final class SignatureHashCollector {
 extension ClamEngine {
     /// Loads `directory` as `loadDirectory` does and indexes which file defines each
     /// signature (nothing is attributed when libclamav's order is unknown).
-    public func loadDirectoryIndexed(_ directory: String, options: LoadOptions) throws -> SignatureFileIndex {
+    /// - Parameter liveDirectory: the directory clamd loads, when `directory` is a copy of it.
+    public func loadDirectoryIndexed(_ directory: String, options: LoadOptions, liveDirectory: String? = nil) throws -> SignatureFileIndex {
         let collector = SignatureHashCollector()
         let context = Unmanaged.passRetained(collector)
         defer { context.release() }
         cl_engine_set_clcb_sigload(pointer, ClamEngine.hashingSigload, context.toOpaque())
         defer { cl_engine_set_clcb_sigload(pointer, nil, nil) }
         var files: [String] = []
-        let counts = try loadDirectory(directory, options: options, liveDirectory: directory) { number, name in
+        let counts = try loadDirectory(directory, options: options, liveDirectory: liveDirectory ?? directory) { number, name in
             collector.file = UInt64(min(number, 0xffff))
             files.append(name)
         }

@@ -113,6 +113,16 @@ public final class MailTester: @unchecked Sendable {
         loadSeconds = Date().timeIntervalSince(start)
     }
 
+    /// Wraps an engine that is loaded and compiled already, and turns on part reports.
+    init(engine: ClamEngine, index: SignatureFileIndex, loadSeconds: Double) {
+        engine.enablePartReports()
+        self.engine = engine
+        self.index = index
+        self.feedOfFile = [:]
+        self.signatures = Int(engine.signatures)
+        self.loadSeconds = loadSeconds
+    }
+
     /// Scans every message on `options.jobs` threads and calls `emit` once per
     /// message, in input order. Returns the summary.
     public func run(_ messages: [MessageSource], options: TestOptions, emit: @escaping @Sendable (MessageResult) -> Void) -> TestSummary {

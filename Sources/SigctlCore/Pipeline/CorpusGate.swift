@@ -1,82 +1,80 @@
 import Foundation
 
-/// Scans mail corpora with the live set and with a candidate, to see what an update
-/// changes: new hits on ham (the false-positive gate) and gains or losses on mail
-/// that should be detected. Each set is loaded once per run, however many corpora
-/// are scanned, and always as the complete directory clamd will load (even with
-/// verify_scope = "changed"), so live and candidate compare like for like.
+/// Compares what the live set and a candidate detect in mail corpora, in a child
+/// (`sigctl __scan-corpora`): small engines of the changed signatures pick the messages
+/// whose hits can differ, and the whole sets, loaded one at a time, decide those. The
+/// sigctl process never holds an engine. Results are kept per candidate, so the ham
+/// gate and the detect corpus share one child run.
 final class CorpusGate {
-    /// Per message: signature → database file, for every match.
-    typealias Hits = [String: [String: String]]
-
+    let context: SigctlContext
     let config: Configuration
+    let layout: Layout
     let directories: CandidateDirectory
     let canary: Canary
-    private var live: MailTester?
-    private var candidate: (files: [String], tester: MailTester)?
-    private var scans: [String: Hits] = [:]
+    let runAs: (uid: uid_t, gid: gid_t)?
+    private var results: (key: [String], byCorpus: [CorpusSpec: CorpusComparison])?
+    /// The last child's figures, for the debug log and the benchmarks.
+    private(set) var lastReport: CorpusScanReport?
 
-    init(config: Configuration, directories: CandidateDirectory, canary: Canary) {
+    init(context: SigctlContext, config: Configuration, layout: Layout, directories: CandidateDirectory,
+         canary: Canary, runAs: (uid: uid_t, gid: gid_t)?) {
+        self.context = context
         self.config = config
+        self.layout = layout
         self.directories = directories
         self.canary = canary
+        self.runAs = runAs
     }
 
-    /// What the live set detects in `corpus`.
-    func liveHits(_ corpus: String) throws -> Hits {
-        if let cached = scans["live\t" + corpus] { return cached }
-        // An empty set (the first install) detects nothing.
-        guard Files.list(config.settings.databaseDir).contains(where: { isDatabaseFile($0) && $0 != canaryFileName }) else { return [:] }
-        if live == nil {
-            live = try MailTester(directory: config.settings.databaseDir, options: config.clamd.loadOptions, feedOfFile: [:])
-        }
-        let hits = scan(live!, corpus)
-        scans["live\t" + corpus] = hits
-        return hits
-    }
-
-    /// What the live set with `replacing` installed and `removing` removed detects in `corpus`.
-    func candidateHits(_ corpus: String, replacing: [String: String], removing: Set<String>) throws -> Hits {
+    /// The comparison of each corpus for the live set with `replacing` installed and `removing` removed.
+    func compare(_ corpora: [CorpusSpec], replacing: [String: String], removing: Set<String>) throws -> [CorpusSpec: CorpusComparison] {
         let key = replacing.keys.sorted() + ["-"] + removing.sorted()
-        if candidate?.files != key {
-            let directory = try directories.build(label: "corpus", replacing: replacing, removing: removing,
-                                                  canary: canary, complete: true)
-            defer { Files.remove(directory) }
-            candidate = (key, try MailTester(directory: directory, options: config.clamd.loadOptions, feedOfFile: [:]))
-            scans = scans.filter { $0.key.hasPrefix("live\t") }
+        if results?.key != key { results = (key, [:]) }
+        let missing = corpora.filter { results?.byCorpus[$0] == nil }
+        if !missing.isEmpty {
+            for comparison in try run(missing, replacing: replacing, removing: removing) {
+                results?.byCorpus[CorpusSpec(path: comparison.path, kind: comparison.kind)] = comparison
+            }
         }
-        if let cached = scans["candidate\t" + corpus] { return cached }
-        let hits = scan(candidate!.tester, corpus)
-        scans["candidate\t" + corpus] = hits
-        return hits
+        return results?.byCorpus.filter { corpora.contains($0.key) } ?? [:]
     }
 
-    private func scan(_ tester: MailTester, _ corpus: String) -> Hits {
-        let collected = ResultBox()
-        _ = tester.run(MessageCollector.collect([corpus]), options: TestOptions()) { collected.add($0) }
-        return collected.hits
-    }
-
-    final class ResultBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private(set) var hits: Hits = [:]
-        func add(_ result: MessageResult) {
-            lock.lock()
-            defer { lock.unlock() }
-            var signatures: [String: String] = [:]
-            for match in result.matches { signatures[match.signature] = match.file ?? "" }
-            hits[result.label] = signatures
+    private func run(_ corpora: [CorpusSpec], replacing: [String: String], removing: Set<String>) throws -> [CorpusComparison] {
+        let directory = try directories.build(label: "corpus", replacing: replacing, removing: removing, canary: canary, complete: true)
+        defer { Files.remove(directory) }
+        let scratch = directory + ".scratch"
+        defer { Files.remove(scratch) }
+        let cache = layout.corpusCache
+        for path in [scratch, cache] {
+            try Files.makeDirectory(path)
+            if let runAs { chown(path, runAs.uid, runAs.gid) }
         }
-    }
-
-    /// Hits the candidate has and the live set does not: message → [(signature, file)].
-    static func newHits(live: Hits, candidate: Hits) -> [String: [(String, String)]] {
-        var result: [String: [(String, String)]] = [:]
-        for (message, signatures) in candidate {
-            let before = live[message] ?? [:]
-            let added = signatures.filter { before[$0.key] == nil }.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }
-            if !added.isEmpty { result[message] = added }
+        let request = CorpusScanRequest(live: layout.databaseDir, candidate: directory, corpora: corpora,
+                                        options: config.clamd.loadOptions, scratch: scratch + "/work", cache: cache,
+                                        maxDeltaLines: 1_000_000)
+        let requestPath = scratch + "/request.json"
+        try Files.writeAtomically(try JSONEncoder().encode(request), to: requestPath)
+        var arguments = ["__scan-corpora", "--request", requestPath, "--memory-limit", String(config.settings.verifyMemoryLimit)]
+        if let runAs { arguments += ["--run-as", "\(runAs.uid):\(runAs.gid)"] }
+        let result = try context.runner.run(context.executable, arguments, timeout: config.settings.verifyTimeout * 3, scratch: scratch)
+        let names = corpora.map(\.path).joined(separator: ", ")
+        if result.timedOut {
+            throw CommandError("comparing \(names) did not finish within \(DurationParser.format(config.settings.verifyTimeout * 3))",
+                               hint: "raise verify_timeout if this host is slow", exit: .failed)
         }
-        return result
+        guard let report = try? JSONDecoder().decode(CorpusScanReport.self, from: result.output) else {
+            let how = result.signalled ? "was killed by signal \(result.status) (often out of memory: the limit is verify_memory_limit = \(config.settings.verifyMemoryLimit >> 20) MiB)"
+                : "exited with status \(result.status) and no report"
+            throw CommandError("the child comparing \(names) \(how)\(result.errorTail.isEmpty ? "" : "; its stderr: \(result.errorTail)")",
+                               hint: "the live set stays; run `sigctl update -v` to see more", exit: .failed)
+        }
+        lastReport = report
+        context.log.debug("corpora \(names): changed names \(report.changedNames), small-engine lines \(report.deltaLines), whole loads \(report.wholeLoads), \(String(format: "%.1f", report.seconds)) s, peak \(report.peakRSSKiB >> 10) MiB; "
+            + report.corpora.map { "\($0.path): \($0.mode)\($0.reason.map { " (\($0))" } ?? ""), \($0.flagged) of \($0.messages) flagged" }.joined(separator: "; "))
+        guard report.ok else {
+            throw CommandError("comparing \(names) failed: \(report.error ?? "no reason given")",
+                               hint: "the live set stays; check the corpus paths and verify_memory_limit", exit: .failed)
+        }
+        return report.corpora
     }
 }

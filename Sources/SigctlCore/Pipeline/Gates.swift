@@ -64,7 +64,8 @@ struct Gates {
             return result
         }
         // The false-positive gate: ham the candidate detects and the live set does not.
-        let corpora = CorpusGate(config: config, directories: directories, canary: current.canary)
+        let corpora = CorpusGate(context: context, config: config, layout: layout, directories: directories,
+                                 canary: current.canary, runAs: SetVerifier.unprivilegedOwner(of: layout.databaseDir))
         let gated = try hamGate(current, corpora: corpora)
         if !gated.rejected.isEmpty {
             result.rejected.merge(gated.rejected) { a, _ in a }
@@ -176,6 +177,7 @@ struct Gates {
     }
 
     /// Feeds whose new files make ham detected that the live set lets through, naming messages and signatures.
+    /// When the comparison itself fails, the feeds it gates wait (the live set stays) and the error says why.
     func hamGate(_ candidate: Candidate, corpora gate: CorpusGate) throws -> (rejected: [String: String], warnings: [String]) {
         var corpora: [String: Set<String>] = [:]
         for feed in Set(candidate.files.filter { $0.origin == .download }.map(\.feed)) {
@@ -184,14 +186,27 @@ struct Gates {
         var rejected: [String: String] = [:]
         var warnings: [String] = []
         guard !corpora.isEmpty else { return ([:], []) }
+        for (corpus, feeds) in corpora where !Files.exists(corpus) {
+            warnings.append("ham_corpus \(corpus) does not exist; the false-positive gate did not run for \(feeds.sorted().joined(separator: ", "))")
+            corpora[corpus] = nil
+        }
+        guard !corpora.isEmpty else { return ([:], warnings) }
+        // The detect corpus rides along, so one child answers both.
+        var specs = corpora.keys.sorted().map { CorpusSpec(path: $0, kind: .ham) }
+        if let detect = config.settings.detectCorpus, Files.exists(detect) { specs.append(CorpusSpec(path: detect, kind: .detect)) }
+        let compared: [CorpusSpec: CorpusComparison]
+        do {
+            compared = try gate.compare(specs, replacing: candidate.replacing, removing: candidate.removing)
+        } catch let error as CommandError {
+            for feed in corpora.values.flatMap({ $0 }) {
+                rejected[feed] = "the false-positive gate could not run: \(error.message); \(error.hint ?? "the next run tries again")"
+            }
+            return (rejected, warnings)
+        }
         let fileToFeed = Dictionary(candidate.files.map { ($0.name, $0.feed) }, uniquingKeysWith: { a, _ in a })
         for (corpus, feeds) in corpora.sorted(by: { $0.key < $1.key }) {
-            guard Files.exists(corpus) else {
-                warnings.append("ham_corpus \(corpus) does not exist; the false-positive gate did not run for \(feeds.sorted().joined(separator: ", "))")
-                continue
-            }
-            let hits = CorpusGate.newHits(live: try gate.liveHits(corpus),
-                                          candidate: try gate.candidateHits(corpus, replacing: candidate.replacing, removing: candidate.removing))
+            guard let comparison = compared[CorpusSpec(path: corpus, kind: .ham)] else { continue }
+            let hits = CorpusComparison.newHits(live: comparison.live, candidate: comparison.candidate)
             var byFeed: [String: [String]] = [:]
             for (message, signatures) in hits {
                 for (signature, file) in signatures {
@@ -215,8 +230,15 @@ struct Gates {
     func detectDelta(_ candidate: Candidate, corpora gate: CorpusGate) throws -> ([String: CorpusDelta]?, [String]) {
         guard let corpus = config.settings.detectCorpus else { return (nil, []) }
         guard Files.exists(corpus) else { return (nil, ["detect_corpus \(corpus) does not exist"]) }
-        let live = try gate.liveHits(corpus)
-        let next = try gate.candidateHits(corpus, replacing: candidate.replacing, removing: candidate.removing)
+        let spec = CorpusSpec(path: corpus, kind: .detect)
+        let comparison: CorpusComparison
+        do {
+            guard let found = try gate.compare([spec], replacing: candidate.replacing, removing: candidate.removing)[spec] else { return (nil, []) }
+            comparison = found
+        } catch let error as CommandError {
+            return (nil, ["detect_corpus \(corpus) was not compared: \(error.message)"])
+        }
+        let live = comparison.live, next = comparison.candidate
         let newFeeds = Dictionary(candidate.files.map { ($0.name, $0.feed) }, uniquingKeysWith: { a, _ in a })
         let liveFeeds = FeedAttribution.map(config: config).merging(candidate.drops) { a, _ in a }
         var deltas: [String: CorpusDelta] = [:]

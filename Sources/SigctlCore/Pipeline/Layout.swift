@@ -21,6 +21,8 @@ public struct Layout: Sendable {
         Canary.read(name: name, payloadPath: canaryPayload(name), mail: mail)
             ?? Canary.read(name: name, payloadPath: canaryDir + "/\(generation).bin", mail: mail)
     }
+    /// Unchanged containers' context files, kept for the corpus comparison's small engines.
+    public var corpusCache: String { stateDir + "/corpus-cache" }
     public var freshclamDat: String { stateDir + "/freshclam.dat" }
     public func live(_ name: String) -> String { databaseDir + "/" + name }
 }

@@ -1,0 +1,125 @@
+import Foundation
+
+/// The line-level comparisons behind the delta scan: each side of a file is held as a
+/// sorted array of 64-bit line hashes (8 bytes a line), never as text.
+extension SetDelta {
+    /// The same file, or two files with the same bytes.
+    static func sameContent(_ a: String, _ b: String) throws -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0 else { throw SystemError.errno("stat", path: a) }
+        guard stat(b, &sb) == 0 else { throw SystemError.errno("stat", path: b) }
+        if sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino { return true }
+        guard sa.st_size == sb.st_size else { return false }
+        let fa = try Files.openRegular(a)
+        defer { close(fa) }
+        let fb = try Files.openRegular(b)
+        defer { close(fb) }
+        let size = 1 << 20
+        var ba = [UInt8](repeating: 0, count: size), bb = [UInt8](repeating: 0, count: size)
+        while true {
+            let na = ba.withUnsafeMutableBytes { read(fa, $0.baseAddress, size) }
+            var nb = 0
+            while nb < na {
+                let n = bb.withUnsafeMutableBytes { read(fb, $0.baseAddress! + nb, na - nb) }
+                guard n > 0 else { break }
+                nb += n
+            }
+            guard na >= 0, na == nb else { return false }
+            if na == 0 { return true }
+            if ba[0..<na] != bb[0..<nb] { return false }
+        }
+    }
+
+    /// Both absent, or both present with the same bytes.
+    static func same(_ a: String?, _ b: String?) throws -> Bool {
+        switch (a, b) {
+        case (nil, nil): true
+        case let (a?, b?): try sameContent(a, b)
+        default: false
+        }
+    }
+
+    /// Sorted hashes of a file's entries (comments and blank lines left out).
+    static func lineHashes(_ path: String?) throws -> [UInt64] {
+        guard let path else { return [] }
+        var hashes: [UInt64] = []
+        try LineReader(path: path).forEach { line in
+            guard let first = line.first, first != UInt8(ascii: "#") else { return }
+            hashes.append(LineReader.hash(line))
+        }
+        hashes.sort()
+        return hashes
+    }
+
+    static func contains(_ sorted: [UInt64], _ value: UInt64) -> Bool {
+        var low = 0, high = sorted.count
+        while low < high {
+            let mid = (low + high) / 2
+            if sorted[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low < sorted.count && sorted[low] == value
+    }
+
+    /// How many entries `new` has that `old` lacks, and the other way round.
+    static func lineChanges(_ old: String?, _ new: String?) throws -> (added: Int, removed: Int) {
+        let before = try lineHashes(old), after = try lineHashes(new)
+        return (after.filter { !contains(before, $0) }.count, before.filter { !contains(after, $0) }.count)
+    }
+
+    /// Adds the name hash of every line that one side has and the other lacks.
+    static func changedNames(old: String?, new: String?, into names: inout Set<UInt64>) throws {
+        let before = try lineHashes(old), after = try lineHashes(new)
+        for (path, other) in [(old, after), (new, before)] {
+            guard let path else { continue }
+            let ext = (path as NSString).pathExtension.lowercased()
+            try LineReader(path: path).forEach { line in
+                guard let name = nameHash(line, fileExtension: ext), !contains(other, LineReader.hash(line)) else { return }
+                names.insert(name)
+            }
+        }
+    }
+
+    /// Writes the lines of `source` whose names are in `names` to `target`; returns how many.
+    static func extract(_ source: String, names: Set<UInt64>, to target: String) throws -> Int {
+        let ext = (source as NSString).pathExtension.lowercased()
+        var output = Data()
+        var kept = 0
+        try LineReader(path: source).forEach { line in
+            guard let name = nameHash(line, fileExtension: ext), names.contains(name) else { return }
+            output.append(line.baseAddress!, count: line.count)
+            output.append(0x0a)
+            kept += 1
+        }
+        if kept > 0 { try Files.writeAtomically(output, to: target) }
+        return kept
+    }
+
+    /// The 48-bit hash (as `SignatureFileIndex` keeps it) of the name a line defines, by
+    /// file type; nil for comments and blank lines.
+    static func nameHash(_ line: UnsafeBufferPointer<UInt8>, fileExtension ext: String) -> UInt64? {
+        guard let first = line.first, first != UInt8(ascii: "#") else { return nil }
+        let colon = UInt8(ascii: ":")
+        func field(_ index: Int, separator: UInt8) -> UnsafeBufferPointer<UInt8> {
+            var start = 0, number = 0
+            for i in 0..<line.count where line[i] == separator {
+                if number == index { return UnsafeBufferPointer(rebasing: line[start..<i]) }
+                number += 1
+                start = i + 1
+            }
+            return number == index ? UnsafeBufferPointer(rebasing: line[start...]) : UnsafeBufferPointer(rebasing: line[0..<0])
+        }
+        let name: UnsafeBufferPointer<UInt8>
+        switch ext {
+        case "hdb", "hsb", "mdb", "msb", "hdu", "hsu", "mdu", "msu", "fp", "sfp": name = field(2, separator: colon)
+        case "ldb", "ldu": name = field(0, separator: UInt8(ascii: ";"))
+        case "db": name = field(0, separator: UInt8(ascii: "="))
+        default: name = field(0, separator: colon)
+        }
+        return SignatureFileIndex.hash(name)
+    }
+
+    /// Removes cached container contents that no file of the live set uses any more.
+    static func prune(_ cache: String, keeping used: Set<String>) {
+        for entry in Files.list(cache) where !used.contains(entry) { Files.remove(cache + "/" + entry) }
+    }
+}
