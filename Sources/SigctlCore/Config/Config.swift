@@ -19,6 +19,8 @@ public struct Settings: Sendable {
     public var userAgent = "sigctl/\(sigctlVersion) (+https://github.com/sigctl/sigctl)"
     public var proxy: String?
     public var verifyMemoryLimit: Int64 = 4 << 30
+    /// What a whole-set check may use (nil: what the host can spare, measured each run).
+    public var memoryBudget: Int64?
     public var verifyTimeout = 600
     public var reloadTimeout = 180
     public var maxConnectionsPerHost = 2

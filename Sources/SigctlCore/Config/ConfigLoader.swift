@@ -70,7 +70,7 @@ public enum ConfigLoader {
 
     static let settingsKeys: Set<String> = [
         "database_dir", "state_dir", "clamd_conf", "clamd", "sleep", "keep_generations", "connect_timeout",
-        "stall_timeout", "max_file_size", "user_agent", "proxy", "verify_memory_limit", "verify_timeout",
+        "stall_timeout", "max_file_size", "user_agent", "proxy", "verify_memory_limit", "memory_budget", "verify_timeout",
         "reload_timeout", "max_connections_per_host", "verify_scope", "ham_corpus", "detect_corpus",
     ]
 
@@ -102,6 +102,7 @@ public enum ConfigLoader {
         if let v = try doc.string("user_agent", in: table) { settings.userAgent = v }
         if let v = try doc.string("proxy", in: table) { settings.proxy = v.isEmpty ? nil : v }
         if let v = try doc.size("verify_memory_limit", in: table) { settings.verifyMemoryLimit = v }
+        if table["memory_budget"]?.string != "auto", let v = try doc.size("memory_budget", in: table) { settings.memoryBudget = v }
         if let v = try doc.duration("verify_timeout", in: table) { settings.verifyTimeout = max(1, v) }
         if let v = try doc.duration("reload_timeout", in: table) { settings.reloadTimeout = max(1, v) }
         if let v = try doc.int("max_connections_per_host", in: table, range: 1...8) { settings.maxConnectionsPerHost = v }

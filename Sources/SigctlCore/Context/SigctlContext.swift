@@ -23,10 +23,14 @@ public struct SigctlContext: Sendable {
     public var failpoints: Failpoints
     /// The sigctl binary the verification and libfreshclam children run.
     public var executable: String
+    /// What the host has to spare and clamd's resident memory (for the memory budget).
+    public var hostMemory: @Sendable (ClamdAddress?) -> HostMemory
 
     public init(clock: any Clock, log: Log, runner: any ProcessRunner,
                 clamd: @escaping @Sendable (ClamdAddress) -> any ClamdService,
-                failpoints: Failpoints, executable: String) {
+                failpoints: Failpoints, executable: String,
+                hostMemory: @escaping @Sendable (ClamdAddress?) -> HostMemory = { HostMemory.read(clamd: $0) }) {
+        self.hostMemory = hostMemory
         self.clock = clock
         self.log = log
         self.runner = runner

@@ -29,6 +29,12 @@ public struct VerifyReport: Codable, Sendable {
     /// The user the child loaded the set as.
     public var uid: UInt32? = nil
 
+    /// The child ran out of memory (its address-space limit, or a kill).
+    public var outOfMemory: Bool {
+        let text = ((error ?? "") + messages.joined(separator: " ")).lowercased()
+        return text.contains("out of memory") || text.contains("can't allocate") || text.contains("cannot allocate")
+    }
+
     /// One line for the admin: the error plus libclamav's lines that say where.
     public var summary: String {
         var text = error ?? "failed"
@@ -114,10 +120,13 @@ public struct SetVerifier: Sendable {
     public var runAs: (uid: uid_t, gid: gid_t)?
     /// The directory clamd loads, when the set verified is a copy of it.
     public var liveDirectory: String?
+    /// The setting `memoryLimit` comes from, for the messages.
+    public var limitName: String
 
     public init(context: SigctlContext, memoryLimit: Int64, timeout: Int, options: LoadOptions,
-                runAs: (uid: uid_t, gid: gid_t)? = nil, liveDirectory: String? = nil) {
+                runAs: (uid: uid_t, gid: gid_t)? = nil, liveDirectory: String? = nil, limitName: String = "verify_memory_limit") {
         self.liveDirectory = liveDirectory
+        self.limitName = limitName
         self.context = context
         self.memoryLimit = memoryLimit
         self.timeout = timeout
@@ -166,15 +175,15 @@ public struct SetVerifier: Sendable {
         if var report = try? JSONDecoder().decode(VerifyReport.self, from: result.output) {
             let text = ((report.error ?? "") + report.messages.joined()).lowercased()
             if !report.ok, memoryLimit > 0, text.contains("memory") || text.contains("allocate") {
-                report.error = (report.error ?? "failed") + " (out of memory under verify_memory_limit = \(memoryLimit >> 20) MiB; raise it if the set is large)"
+                report.error = (report.error ?? "failed") + " (out of memory under \(limitName) = \(memoryLimit >> 20) MiB; raise it if the set is large)"
             }
             return report
         }
         let stderr = result.errorTail.isEmpty ? "" : "; its stderr: \(result.errorTail)"
         if result.signalled {
             let signal = result.status
-            let hint = signal == SIGKILL || signal == SIGSEGV || signal == SIGABRT
-                ? " (often out of memory: the limit is verify_memory_limit = \(memoryLimit >> 20) MiB)" : ""
+            let hint = [SIGKILL, SIGSEGV, SIGABRT, SIGTRAP, SIGILL].contains(signal)
+                ? " (often out of memory: the limit is \(limitName) = \(memoryLimit >> 20) MiB)" : ""
             return failure("the verification child was killed by signal \(signal) while loading the set\(hint)\(stderr)")
         }
         return failure("the verification child exited with status \(result.status) and no report\(stderr)")

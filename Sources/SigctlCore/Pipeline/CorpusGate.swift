@@ -12,12 +12,15 @@ final class CorpusGate {
     let directories: CandidateDirectory
     let canary: Canary
     let runAs: (uid: uid_t, gid: gid_t)?
+    /// The child's address-space limit (verify_memory_limit, or the memory budget when smaller).
+    let memoryLimit: Int64
     private var results: (key: [String], byCorpus: [CorpusSpec: CorpusComparison])?
     /// The last child's figures, for the debug log and the benchmarks.
     private(set) var lastReport: CorpusScanReport?
 
     init(context: SigctlContext, config: Configuration, layout: Layout, directories: CandidateDirectory,
-         canary: Canary, runAs: (uid: uid_t, gid: gid_t)?) {
+         canary: Canary, runAs: (uid: uid_t, gid: gid_t)?, memoryLimit: Int64) {
+        self.memoryLimit = memoryLimit
         self.context = context
         self.config = config
         self.layout = layout
@@ -54,7 +57,7 @@ final class CorpusGate {
                                         maxDeltaLines: 1_000_000)
         let requestPath = scratch + "/request.json"
         try Files.writeAtomically(try JSONEncoder().encode(request), to: requestPath)
-        var arguments = ["__scan-corpora", "--request", requestPath, "--memory-limit", String(config.settings.verifyMemoryLimit)]
+        var arguments = ["__scan-corpora", "--request", requestPath, "--memory-limit", String(memoryLimit)]
         if let runAs { arguments += ["--run-as", "\(runAs.uid):\(runAs.gid)"] }
         let result = try context.runner.run(context.executable, arguments, timeout: config.settings.verifyTimeout * 3, scratch: scratch)
         let names = corpora.map(\.path).joined(separator: ", ")
@@ -63,7 +66,7 @@ final class CorpusGate {
                                hint: "raise verify_timeout if this host is slow", exit: .failed)
         }
         guard let report = try? JSONDecoder().decode(CorpusScanReport.self, from: result.output) else {
-            let how = result.signalled ? "was killed by signal \(result.status) (often out of memory: the limit is verify_memory_limit = \(config.settings.verifyMemoryLimit >> 20) MiB)"
+            let how = result.signalled ? "was killed by signal \(result.status) (often out of memory: the limit is \(memoryLimit >> 20) MiB, from verify_memory_limit or memory_budget)"
                 : "exited with status \(result.status) and no report"
             throw CommandError("the child comparing \(names) \(how)\(result.errorTail.isEmpty ? "" : "; its stderr: \(result.errorTail)")",
                                hint: "the live set stays; run `sigctl update -v` to see more", exit: .failed)
@@ -73,7 +76,7 @@ final class CorpusGate {
             + report.corpora.map { "\($0.path): \($0.mode)\($0.reason.map { " (\($0))" } ?? ""), \($0.flagged) of \($0.messages) flagged" }.joined(separator: "; "))
         guard report.ok else {
             throw CommandError("comparing \(names) failed: \(report.error ?? "no reason given")",
-                               hint: "the live set stays; check the corpus paths and verify_memory_limit", exit: .failed)
+                               hint: "the live set stays; check the corpus paths, verify_memory_limit and memory_budget", exit: .failed)
         }
         return report.corpora
     }

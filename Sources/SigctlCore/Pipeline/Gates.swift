@@ -14,6 +14,10 @@ public struct GateResult: Sendable {
     public var detectCorpus: [String: CorpusDelta]?
     /// Signatures libclamav loaded from each new file.
     public var loaded: [String: Int] = [:]
+    /// Why only the changed files plus the canary were checked (the memory budget), if so.
+    public var memoryFallback: String?
+    /// The corpus child's last report (ham_corpus, detect_corpus), when one ran.
+    public var corpora: CorpusScanReport?
     public var seconds = 0.0
 
     /// Something is left to install, and it loads.
@@ -28,15 +32,31 @@ struct Gates {
     let config: Configuration
     let layout: Layout
     let force: Bool
+    /// Set by `run` from the memory budget: what verification loads, the budget, and why
+    /// only the changed files are checked (if so).
+    var scope: VerifyScope? = nil
+    var budget: MemoryBudget? = nil
+    var fallbackReason: String? = nil
+
+    init(context: SigctlContext, config: Configuration, layout: Layout, force: Bool) {
+        self.context = context
+        self.config = config
+        self.layout = layout
+        self.force = force
+    }
 
     var verifier: SetVerifier {
-        SetVerifier(context: context, memoryLimit: config.settings.verifyMemoryLimit, timeout: config.settings.verifyTimeout,
-                    options: config.clamd.loadOptions, runAs: SetVerifier.unprivilegedOwner(of: layout.databaseDir),
-                    liveDirectory: layout.databaseDir)
+        var limit = config.settings.verifyMemoryLimit
+        if let budget, scope == .set { limit = min(limit, budget.bytes) }
+        return SetVerifier(context: context, memoryLimit: limit, timeout: config.settings.verifyTimeout,
+                           options: config.clamd.loadOptions, runAs: SetVerifier.unprivilegedOwner(of: layout.databaseDir),
+                           liveDirectory: layout.databaseDir,
+                           limitName: limit < config.settings.verifyMemoryLimit ? "the memory budget" : "verify_memory_limit")
     }
-    var directories: CandidateDirectory { CandidateDirectory(layout: layout, scope: config.settings.verifyScope) }
+    var directories: CandidateDirectory { CandidateDirectory(layout: layout, scope: scope ?? config.settings.verifyScope) }
 
     func run(_ candidate: Candidate, state: State) throws -> GateResult {
+        guard scope != nil else { return try budgeted(state: state).run(candidate, state: state) }
         let start = context.clock.now()
         var result = GateResult(candidate: candidate)
         if geteuid() == 0, SetVerifier.unprivilegedOwner(of: layout.databaseDir) == nil {
@@ -51,6 +71,14 @@ struct Gates {
             return result
         }
         var verified = try verify(current, label: "all")
+        if !verified.ok, verified.outOfMemory, scope == .set, let budget, budget.bytes < config.settings.verifyMemoryLimit {
+            // The whole set did not fit the budget after all: check the changed files instead.
+            var fallback = self
+            fallback.scope = .changed
+            fallback.fallbackReason = "the whole-set check ran out of the memory budget of \(budget.mib) MiB (\(budget.source)); "
+                + MemoryBudget.fallbackText
+            return try fallback.run(candidate, state: state)
+        }
         if !verified.ok {
             let blamed = try blame(current, failure: verified)
             result.rejected.merge(blamed) { a, _ in a }
@@ -65,7 +93,8 @@ struct Gates {
         }
         // The false-positive gate: ham the candidate detects and the live set does not.
         let corpora = CorpusGate(context: context, config: config, layout: layout, directories: directories,
-                                 canary: current.canary, runAs: SetVerifier.unprivilegedOwner(of: layout.databaseDir))
+                                 canary: current.canary, runAs: SetVerifier.unprivilegedOwner(of: layout.databaseDir),
+                                 memoryLimit: min(config.settings.verifyMemoryLimit, budget?.bytes ?? Int64.max))
         let gated = try hamGate(current, corpora: corpora)
         if !gated.rejected.isEmpty {
             result.rejected.merge(gated.rejected) { a, _ in a }
@@ -81,10 +110,30 @@ struct Gates {
             result.warnings += countWarnings(current, loaded: result.loaded)
             result.warnings += removalWarnings(current, state: state)
         }
+        result.corpora = corpora.lastReport
+        result.memoryFallback = fallbackReason
         result.candidate = current
         result.verification = current.isEmpty ? nil : verified
         result.seconds = context.clock.now().timeIntervalSince(start)
         return result
+    }
+
+    /// This run's gates with the memory budget applied: when a whole-set check would not
+    /// fit, verification checks the changed files plus the canary (as verify_scope = "changed").
+    func budgeted(state: State) -> Gates {
+        var gates = self
+        gates.scope = config.settings.verifyScope
+        let host = context.hostMemory(config.clamdAddress)
+        guard config.settings.verifyScope == .set,
+              let budget = MemoryBudget.resolve(setting: config.settings.memoryBudget, host: host) else { return gates }
+        gates.budget = budget
+        let need = MemoryBudget.need(signatures: state.live?.signatures ?? 0, clamdRSS: host.clamdRSS)
+        if need > budget.bytes {
+            gates.scope = .changed
+            gates.fallbackReason = "a whole-set check needs about \(need >> 20) MiB, more than the memory budget of \(budget.mib) MiB (\(budget.source)); "
+                + MemoryBudget.fallbackText
+        }
+        return gates
     }
 
     /// Verifies what is left after some feeds were taken out; if that fails too, every

@@ -115,11 +115,14 @@ public enum Outcome {
         }
         report.configWarnings = facts.config.warnings
         report.warnings = gates?.warnings ?? []
+        report.memoryFallback = gates?.memoryFallback
+        if let fallback = gates?.memoryFallback, facts.state.memoryFallbackSince == nil { report.warnings.insert(fallback, at: 0) }
         report.detectCorpus = gates?.detectCorpus
         report.phases["fetch"] = facts.acquisition.fetchSeconds
         report.phases["check"] = facts.acquisition.checkSeconds
         if let gates { report.phases["verify"] = gates.seconds }
         report.verification = (gates?.verification).map(VerificationSummary.init)
+        report.corpora = (gates?.corpora).map(CorpusSummary.init)
         reload(facts, into: &report)
         report.exitCode = exitStatus(report).rawValue
         return redacted(report)

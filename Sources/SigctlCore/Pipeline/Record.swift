@@ -172,6 +172,7 @@ public enum Recorder {
         }
         if let generation = facts.gates?.candidate.generation { state.nextGeneration = max(state.nextGeneration, generation + 1) }
         state.lastRun = now
+        state.memoryFallbackSince = report.memoryFallback == nil ? nil : state.memoryFallbackSince ?? now
         state.lastResult = report.exitCode == 0 ? "ok" : "exit \(report.exitCode)"
         return (state, history)
     }

@@ -138,6 +138,8 @@ public struct State: Codable, Sendable {
     /// Official feeds whose mirror set a cool-down (from libfreshclam's freshclam.dat), until when.
     public var coolDowns: [String: Date]?
     public var lastRun: Date?
+    /// Since when runs check only the changed files for lack of memory (said once, when it starts).
+    public var memoryFallbackSince: Date?
     public var lastResult: String?
 
     public init() {}

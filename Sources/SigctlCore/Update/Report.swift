@@ -107,6 +107,11 @@ public struct UpdateReport: Codable, Sendable {
     public var phases: [String: Double] = [:]
     /// The verification child's load of the set that was installed (or refused).
     public var verification: VerificationSummary?
+    /// Why this run checked only the changed files plus the canary instead of the whole set
+    /// (the memory budget); nil when the whole set was checked.
+    public var memoryFallback: String?
+    /// What comparing ham_corpus and detect_corpus cost the corpus child, when it ran.
+    public var corpora: CorpusSummary?
     public var warnings: [String] = []
     /// Per feed: messages of detect_corpus the update newly detects / no longer detects.
     public var detectCorpus: [String: CorpusDelta]?
@@ -131,6 +136,31 @@ public struct VerificationSummary: Codable, Sendable {
         signatures = report.signatures
         loadSeconds = report.loadSeconds
         compileSeconds = report.compileSeconds
+        peakRSSMiB = report.peakRSSKiB >> 10
+    }
+}
+
+/// What the corpus child did: how the sets were compared and what it cost.
+public struct CorpusSummary: Codable, Sendable {
+    /// "delta" when every corpus was compared by delta, else "whole".
+    public var mode: String
+    public var messages: Int
+    /// Messages the small engines picked for the whole sets.
+    public var flagged: Int
+    public var changedNames: Int
+    public var deltaLines: Int
+    public var wholeLoads: Int
+    public var seconds: Double
+    public var peakRSSMiB: Int
+
+    init(_ report: CorpusScanReport) {
+        mode = report.corpora.allSatisfy { $0.mode == "delta" } ? "delta" : "whole"
+        messages = report.corpora.map(\.messages).reduce(0, +)
+        flagged = report.corpora.map(\.flagged).reduce(0, +)
+        changedNames = report.changedNames
+        deltaLines = report.deltaLines
+        wholeLoads = report.wholeLoads
+        seconds = report.seconds
         peakRSSMiB = report.peakRSSKiB >> 10
     }
 }
