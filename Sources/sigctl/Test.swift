@@ -73,7 +73,7 @@ struct Test: ParsableCommand {
             options.raw = raw
             options.allMatches = !first
             if let jobs { options.jobs = jobs }
-            let messages = MessageCollector.collect(paths)
+            let messages = MessageStream(paths)
             let collected = Mutex<(TestSummary, [String])>((TestSummary(), []))
             let expectation = expect
             let asJSON = json
@@ -121,6 +121,8 @@ struct Test: ParsableCommand {
             if let file = match.file { detail += ", \(match.feed.map { "feed \($0), " } ?? "")file \(file)" }
             print("\(result.label): \(match.signature) FOUND in \(detail)")
         }
+        // Results appear as messages are scanned, also through a pipe.
+        fflush(nil)
     }
 
     static func printSummary(_ summary: TestSummary) {

@@ -74,6 +74,52 @@ import Testing
         #expect(try lines(one).compactMap(\.matches) == (try lines(two).compactMap(\.matches)))
     }
 
+    @Test func resultsStreamOutWhileTheInputIsStillBeingWritten() throws {
+        // An mbox on stdin: the second message is written only after the first one's
+        // result has come out, so the test finishes only if sigctl scans as it reads.
+        let box = try Sandbox()
+        let (_, db) = try makeMail(box.root)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Paths.sigctl)
+        process.arguments = ["test", "--db", db, "--json", "-"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // A guard against a hang, not a synchronisation: it only fires if streaming is broken.
+        let guardTimer = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: guardTimer)
+        defer { guardTimer.cancel() }
+        func message(_ marker: String) -> Data {
+            Data("From a@example.invalid Mon Nov 23 10:00:00 2026\nSubject: s\n\nbody \(marker)\n\n".utf8)
+        }
+        var received = Data()
+        func nextLine() -> String? {
+            while !received.contains(0x0a) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { return nil }
+                received += chunk
+            }
+            let end = received.firstIndex(of: 0x0a)!
+            defer { received = Data(received[(end + 1)...]) }
+            return String(decoding: received[..<end], as: UTF8.self)
+        }
+        input.fileHandleForWriting.write(message("MARKER-ALPHA-1234567"))
+        // The mbox reader needs the next "From " line to know the first message ended.
+        input.fileHandleForWriting.write(Data("From b@example.invalid Mon Nov 23 10:00:01 2026\n".utf8))
+        let first = try #require(nextLine(), "a result before the input ends")
+        #expect(first.contains("\"path\":\"-\"") && first.contains("\"index\":1") && first.contains("Test.Alpha"))
+        input.fileHandleForWriting.write(Data("Subject: s\n\nbody MARKER-BRAVO-7654321\n".utf8))
+        try input.fileHandleForWriting.close()
+        let second = try #require(nextLine())
+        #expect(second.contains("\"index\":2") && second.contains("Test.Bravo"))
+        let summary = try #require(nextLine())
+        #expect(summary.contains("\"messages\":2"))
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1, "detections exit 1")
+    }
+
     @Test func milterPresentationVersusRaw() throws {
         let box = try Sandbox()
         let (mail, db) = try makeMail(box.root)

@@ -113,71 +113,80 @@ public enum CorpusScanChild {
                                 scratch: request.scratch, cache: request.cache, maxLines: request.maxDeltaLines).plan()
         report.changedNames = plan.changedNames
         report.deltaLines = plan.lines
-        let messages = Dictionary(uniqueKeysWithValues: request.corpora.map { ($0, MessageCollector.collect([$0.path])) })
         func blocker(_ spec: CorpusSpec) -> String? { spec.kind == .ham ? plan.hamBlocker : plan.detectBlocker }
+        // Each corpus is read as a stream on every pass: memory holds the messages being scanned.
+        var labels: [String: [String]] = [:]
+        for path in Set(request.corpora.map(\.path)) {
+            labels[path] = []
+            let stream = MessageStream([path])
+            while let message = stream.next() { labels[path]?.append(message.label) }
+        }
 
         // Small engines: the messages whose hits among the changed names differ.
         var flagged: [CorpusSpec: Set<String>] = [:]
         let deltaCorpora = request.corpora.filter { blocker($0) == nil }
         if !deltaCorpora.isEmpty, plan.changedNames > 0 {
-            let small = deltaCorpora.flatMap { messages[$0] ?? [] }
-            let before = try scanSmall(plan.live, names: plan.names, options: request.options, messages: small)
-            let after = try scanSmall(plan.candidate, names: plan.names, options: request.options, messages: small)
+            let paths = Array(Set(deltaCorpora.map(\.path))).sorted()
+            let before = try scanSmall(plan.live, names: plan.names, options: request.options, paths: paths)
+            let after = try scanSmall(plan.candidate, names: plan.names, options: request.options, paths: paths)
             for spec in deltaCorpora {
-                flagged[spec] = Set((messages[spec] ?? []).map(\.label).filter { before[$0] != after[$0] })
+                flagged[spec] = Set((labels[spec.path] ?? []).filter { before[$0] != after[$0] })
             }
         }
-        for spec in request.corpora where blocker(spec) != nil { flagged[spec] = Set((messages[spec] ?? []).map(\.label)) }
+        for spec in request.corpora where blocker(spec) != nil { flagged[spec] = Set(labels[spec.path] ?? []) }
 
         // The whole sets decide the flagged messages, one engine at a time.
-        let wanted = request.corpora.flatMap { spec in (messages[spec] ?? []).filter { flagged[spec]?.contains($0.label) == true } }
+        let wanted = request.corpora.reduce(into: Set<String>()) { $0.formUnion(flagged[$1] ?? []) }
+        let paths = Array(Set(request.corpora.filter { !(flagged[$0] ?? []).isEmpty }.map(\.path))).sorted()
         var live: CorpusHits = [:], candidate: CorpusHits = [:]
         if !wanted.isEmpty {
             let liveHasSet = Files.list(request.live).contains { isDatabaseFile($0) && $0 != canaryFileName }
             if liveHasSet {
-                live = try scanWhole(request.live, liveDirectory: request.live, options: request.options, messages: wanted)
+                live = try scanWhole(request.live, liveDirectory: request.live, options: request.options, paths: paths, only: wanted)
                 report.wholeLoads += 1
             }
-            candidate = try scanWhole(request.candidate, liveDirectory: request.live, options: request.options, messages: wanted)
+            candidate = try scanWhole(request.candidate, liveDirectory: request.live, options: request.options, paths: paths, only: wanted)
             report.wholeLoads += 1
         }
         for spec in request.corpora {
-            let labels = flagged[spec] ?? []
+            let chosen = flagged[spec] ?? []
             report.corpora.append(CorpusComparison(
-                path: spec.path, kind: spec.kind, messages: messages[spec]?.count ?? 0,
-                mode: blocker(spec) == nil ? "delta" : "whole", reason: blocker(spec), flagged: labels.count,
-                live: live.filter { labels.contains($0.key) }, candidate: candidate.filter { labels.contains($0.key) }))
+                path: spec.path, kind: spec.kind, messages: labels[spec.path]?.count ?? 0,
+                mode: blocker(spec) == nil ? "delta" : "whole", reason: blocker(spec), flagged: chosen.count,
+                live: live.filter { chosen.contains($0.key) }, candidate: candidate.filter { chosen.contains($0.key) }))
         }
         return report
     }
 
     /// Loads a small engine (allow lists first, as libclamav loads them) and returns, per
     /// message, the changed names that match (hits of unchanged names are the same in both sets).
-    static func scanSmall(_ files: [DeltaFile], names: Set<UInt64>, options: LoadOptions, messages: [MessageSource]) throws -> [String: Set<String>] {
+    static func scanSmall(_ files: [DeltaFile], names: Set<UInt64>, options: LoadOptions, paths: [String]) throws -> [String: Set<String>] {
         guard files.contains(where: { !$0.allowList && DeltaRole.of($0.path) != .context }) else { return [:] }
         let engine = try ClamEngine()
         for file in files.filter(\.allowList) + files.filter({ !$0.allowList }) {
             try engine.load(file.path, options: options, extraFlags: file.flags)
         }
         try engine.compile()
-        let hits = scan(MailTester(engine: engine, index: SignatureFileIndex(files: [], keys: []), loadSeconds: 0), messages)
+        let hits = scan(MailTester(engine: engine, index: SignatureFileIndex(files: [], keys: []), loadSeconds: 0), MessageStream(paths))
         return hits.compactMapValues { signatures in
             let changed = Set(signatures.keys.map(definedName).filter { names.contains(SignatureFileIndex.hash($0)) })
             return changed.isEmpty ? nil : changed
         }
     }
 
-    /// Loads a whole set as clamd does and returns each message's hits with their files.
-    static func scanWhole(_ directory: String, liveDirectory: String, options: LoadOptions, messages: [MessageSource]) throws -> CorpusHits {
+    /// Loads a whole set as clamd does and returns the hits, with their files, of the messages in `only`.
+    static func scanWhole(_ directory: String, liveDirectory: String, options: LoadOptions, paths: [String], only: Set<String>) throws -> CorpusHits {
         let engine = try ClamEngine()
         let index = try engine.loadDirectoryIndexed(directory, options: options, liveDirectory: liveDirectory)
         try engine.compile()
-        return scan(MailTester(engine: engine, index: index, loadSeconds: 0), messages)
+        let stream = MessageStream(paths)
+        stream.only = only
+        return scan(MailTester(engine: engine, index: index, loadSeconds: 0), stream)
     }
 
-    static func scan(_ tester: MailTester, _ messages: [MessageSource]) -> CorpusHits {
+    static func scan(_ tester: MailTester, _ stream: MessageStream) -> CorpusHits {
         let collected = Collected()
-        _ = tester.run(messages, options: TestOptions()) { collected.add($0) }
+        _ = tester.run(stream, options: TestOptions()) { collected.add($0) }
         return collected.hits
     }
 

@@ -126,26 +126,38 @@ public final class MailTester: @unchecked Sendable {
     /// Scans every message on `options.jobs` threads and calls `emit` once per
     /// message, in input order. Returns the summary.
     public func run(_ messages: [MessageSource], options: TestOptions, emit: @escaping @Sendable (MessageResult) -> Void) -> TestSummary {
+        var options = options
+        options.jobs = max(1, min(options.jobs, messages.count))
+        return run(MessageStream(messages: messages), options: options, emit: emit)
+    }
+
+    /// Scans the messages of `stream` as they are read, on `options.jobs` threads, and
+    /// calls `emit` once per message in input order. Memory holds the messages being
+    /// scanned and the results waiting for an earlier one, never the whole corpus.
+    public func run(_ stream: MessageStream, options: TestOptions, emit: @escaping @Sendable (MessageResult) -> Void) -> TestSummary {
         let start = Date()
         struct Shared {
-            var next = 0
             var printed = 0
             var results: [Int: MessageResult] = [:]
         }
         let shared = Mutex(Shared())
+        // Taking the next message may block on input (stdin, a slow disk): it has a lock of
+        // its own, so results already scanned still come out meanwhile.
+        let taking = Mutex(0)
         let group = DispatchGroup()
-        for _ in 0..<max(1, min(options.jobs, messages.count)) {
+        for _ in 0..<max(1, options.jobs) {
             group.enter()
             Thread { [self] in
                 defer { group.leave() }
                 while true {
-                    let index: Int? = shared.withLock { state in
-                        guard state.next < messages.count else { return nil }
-                        defer { state.next += 1 }
-                        return state.next
+                    // Numbered under the lock that reads, so input order is kept.
+                    let taken: (Int, MessageSource)? = taking.withLock { next in
+                        guard let message = stream.next() else { return nil }
+                        defer { next += 1 }
+                        return (next, message)
                     }
-                    guard let index else { return }
-                    let result = scan(messages[index], options: options)
+                    guard let (index, message) = taken else { return }
+                    let result = scan(message, options: options)
                     shared.withLock { state in
                         state.results[index] = result
                         while let ready = state.results.removeValue(forKey: state.printed) {
@@ -158,7 +170,7 @@ public final class MailTester: @unchecked Sendable {
         }
         group.wait()
         var summary = TestSummary()
-        summary.messages = messages.count
+        summary.messages = taking.withLock { $0 }
         summary.seconds = Date().timeIntervalSince(start)
         summary.loadSeconds = loadSeconds
         summary.signatures = signatures
