@@ -107,6 +107,7 @@ import Testing
         try box.publish(feed: "f", file: "a.ndb", sigs.text)
         try box.writeFeed("f", files: ["a.ndb"])
         #expect(try box.update().0.status == 0)
+        #expect(FileManager.default.fileExists(atPath: box.stateDir + "/index/a.ndb.idx"), "update indexes the live set")
         let result = try box.sigctl(["explain", "Test.Explain-2.UNOFFICIAL"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("defined in a.ndb, feed f, false-positive risk low, line 2:"))
@@ -147,5 +148,25 @@ import Testing
         let result = try box.sigctl(["explain", "Win.Worm.Sobig-1"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("defined in daily.cld (test.ndb inside it)"))
+
+        // libfreshclam writes .cld files as plain tar: those get a name index (built on
+        // the first explain), and later answers read the one line they need.
+        let gunzip = Process()
+        gunzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gunzip.arguments = ["-dc"]
+        let input = Pipe(), output = Pipe()
+        gunzip.standardInput = input
+        gunzip.standardOutput = output
+        try gunzip.run()
+        input.fileHandleForWriting.write(data.dropFirst(512))
+        try input.fileHandleForWriting.close()
+        let tar = output.fileHandleForReading.readDataToEndOfFile()
+        gunzip.waitUntilExit()
+        try (data.prefix(512) + tar).write(to: URL(fileURLWithPath: box.dbDir + "/daily.cld"))
+        let indexed = try box.sigctl(["explain", "Win.Worm.Sobig-1"])
+        #expect(indexed.status == 0, "\(indexed.stderr)")
+        #expect(indexed.stdout.contains("defined in daily.cld (test.ndb inside it), line "))
+        #expect(FileManager.default.fileExists(atPath: box.stateDir + "/index/daily.cld.idx"))
+        #expect(try box.sigctl(["explain", "Win.Worm.Sobig-1"]).stdout == indexed.stdout)
     }
 }

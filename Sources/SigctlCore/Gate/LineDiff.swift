@@ -113,6 +113,7 @@ extension SetDelta {
         case "hdb", "hsb", "mdb", "msb", "hdu", "hsu", "mdu", "msu", "fp", "sfp": name = field(2, separator: colon)
         case "ldb", "ldu": name = field(0, separator: UInt8(ascii: ";"))
         case "db": name = field(0, separator: UInt8(ascii: "="))
+        case "ign": name = field(2, separator: colon)
         default: name = field(0, separator: colon)
         }
         return SignatureFileIndex.hash(name)

@@ -40,29 +40,47 @@ public enum SignatureLookup {
         }
     }
 
+    /// Reads one file line by line (never whole) for the definitions of `name`.
     static func search(_ name: String, in path: String, label: String, inner: String?) -> [SignatureDefinition] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
         let ext = ((inner ?? label) as NSString).pathExtension.lowercased()
         var found: [SignatureDefinition] = []
-        for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.hasSuffix("\r") ? line.dropLast() : line
-            guard let defined = Self.name(ofLine: trimmed, fileExtension: ext), defined == name else { continue }
-            found.append(SignatureDefinition(file: label, innerFile: inner, line: number + 1, text: String(trimmed),
-                                             allowList: ext == "ign" || ext == "ign2"))
+        var number = 0
+        try? LineReader(path: path).forEach { bytes in
+            number += 1
+            let line = String(decoding: bytes, as: UTF8.self)
+            guard let defined = Self.name(ofLine: Substring(line), fileExtension: ext), defined == name else { return }
+            found.append(SignatureDefinition(file: label, innerFile: inner, line: number, text: line, allowList: ext == "ign" || ext == "ign2"))
         }
         return found
     }
 
-    /// Searches the text databases of `directory`, then (if nothing defines it) the CVD/CLD containers.
-    public static func find(_ signature: String, in directory: String, scratch: String) -> [SignatureDefinition] {
+    /// Looks `name` up in every database file of `directory` through its name index (kept
+    /// in `indexDirectory`, built on first use when missing or stale); a compressed
+    /// container, which has no index, is unpacked and searched instead.
+    public static func find(_ signature: String, in directory: String, indexDirectory: String, scratch: String) -> [SignatureDefinition] {
         let name = definedName(signature)
-        let files = Files.list(directory).filter(isDatabaseFile)
         var found: [SignatureDefinition] = []
-        for file in files where !ContentChecks.isContainer(file) {
-            found += search(name, in: directory + "/" + file, label: file, inner: nil)
+        var unindexed: [String] = []
+        for file in Files.list(directory).filter(isDatabaseFile) {
+            let path = directory + "/" + file
+            var index = indexDirectory + "/" + file + ".idx"
+            var hits = NameIndex.lookup(name, index: index, path: path)
+            if hits == nil {
+                if (try? Files.makeDirectory(indexDirectory)) == nil || (try? NameIndex.build(path, into: index)) != true {
+                    index = scratch + "/" + file + ".idx"
+                    if (try? NameIndex.build(path, into: index)) != true { unindexed.append(file) }
+                }
+                hits = NameIndex.lookup(name, index: index, path: path)
+            }
+            for hit in hits ?? [] {
+                let ext = ((hit.member ?? file) as NSString).pathExtension.lowercased()
+                guard let text = lineText(path, at: hit.offset), Self.name(ofLine: Substring(text), fileExtension: ext) == Substring(name) else { continue }
+                found.append(SignatureDefinition(file: file, innerFile: hit.member, line: hit.line, text: text,
+                                                 allowList: ext == "ign" || ext == "ign2"))
+            }
         }
         if found.contains(where: { !$0.allowList }) { return found }
-        for file in files where ContentChecks.isContainer(file) {
+        for file in unindexed where ContentChecks.isContainer(file) {
             let unpacked = scratch + "/" + file
             Files.remove(unpacked)
             guard (try? Files.makeDirectory(unpacked)) != nil,
@@ -76,11 +94,23 @@ public enum SignatureLookup {
         return found
     }
 
+    /// The line that starts at `offset` (at most 64 KiB of it).
+    static func lineText(_ path: String, at offset: UInt64) -> String? {
+        guard let fd = try? Files.openRegular(path) else { return nil }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 65536)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 65536, off_t(offset)) }
+        guard n > 0 else { return nil }
+        var line = bytes[0..<n].prefix { $0 != 0x0a }
+        if line.last == 0x0d { line = line.dropLast() }
+        return String(decoding: line, as: UTF8.self)
+    }
+
     public static func explain(_ signature: String, config: Configuration) throws -> Explanation {
         let name = definedName(signature)
         let scratch = try Files.makeTemporaryDirectory(in: NSTemporaryDirectory(), prefix: "sigctl-explain-")
         defer { Files.remove(scratch) }
-        let definitions = find(name, in: config.settings.databaseDir, scratch: scratch)
+        let definitions = find(name, in: config.settings.databaseDir, indexDirectory: Layout(settings: config.settings).nameIndexes, scratch: scratch)
         let state = try StateStore(directory: config.settings.stateDir).load()
         var explanation = Explanation(signature: name, definitions: definitions, liveSet: state.live?.generation,
                                       allowed: state.allowed?[name])

@@ -23,6 +23,8 @@ public struct Layout: Sendable {
     }
     /// Unchanged containers' context files, kept for the corpus comparison's small engines.
     public var corpusCache: String { stateDir + "/corpus-cache" }
+    /// `explain`'s name index of each live database file (`<file>.idx`).
+    public var nameIndexes: String { stateDir + "/index" }
     public var freshclamDat: String { stateDir + "/freshclam.dat" }
     public func live(_ name: String) -> String { databaseDir + "/" + name }
 }

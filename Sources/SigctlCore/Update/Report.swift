@@ -103,7 +103,8 @@ public struct UpdateReport: Codable, Sendable {
     public var reload = ReloadReport(result: .not_needed)
     public var exitCode: Int32 = 0
     /// Seconds spent in each phase: fetch (wall time, checks included), check (integrity and
-    /// content checks summed over the fetch threads), verify, install, reload (until confirmed).
+    /// content checks summed over the fetch threads), verify, install, reload (until confirmed),
+    /// index (explain's name index, after clamd confirmed).
     public var phases: [String: Double] = [:]
     /// The verification child's load of the set that was installed (or refused).
     public var verification: VerificationSummary?

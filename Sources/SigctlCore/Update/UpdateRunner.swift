@@ -83,6 +83,10 @@ public struct UpdateRunner {
         var unfinished = false
         if case .installFailed(_, true) = activation { unfinished = true }
         try commit(next, history: history, keepJournal: unfinished)
+        // After clamd confirmed the set, so no signature waits for it.
+        let indexing = context.clock.now()
+        NameIndexes(layout: layout, log: context.log).refresh()
+        report.phases["index"] = context.clock.now().timeIntervalSince(indexing)
         return report
     }
 

@@ -1,0 +1,134 @@
+import Foundation
+
+/// Where each signature name is defined in one database file: a sorted array of 48-bit
+/// name hashes (with the member's number in the low 16 bits) and, beside it, each line's
+/// byte offset (40 bits) and number (24 bits). 16 bytes a signature, kept on disk in the
+/// state directory and searched with a handful of reads, so `explain` answers without
+/// reading the set. It covers plain files and uncompressed containers (the `.cld` files
+/// libfreshclam writes); a gzip-compressed `.cvd` has no offsets to seek to.
+struct NameIndex {
+    /// The file's identity when it was indexed: device, inode, size, mtime in ns.
+    static func stamp(of path: String) -> [UInt64]? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return [UInt64(st.st_dev), UInt64(st.st_ino), UInt64(st.st_size),
+                UInt64(st.st_mtim.tv_sec) &* 1_000_000_000 &+ UInt64(st.st_mtim.tv_nsec)]
+    }
+
+    struct Hit {
+        var member: String?
+        var line: Int
+        var offset: UInt64
+    }
+
+    private static let magic = Array("SIGIDX1\n".utf8)
+
+    /// Indexes `path` into `target`; false when the file cannot be indexed (a compressed container).
+    @discardableResult
+    static func build(_ path: String, into target: String) throws -> Bool {
+        guard let stamp = stamp(of: path) else { throw SystemError.errno("stat", path: path) }
+        let name = (path as NSString).lastPathComponent
+        var members: [(name: String?, range: Range<UInt64>?)] = []
+        if ContentChecks.isContainer(name) {
+            guard let found = TarMembers.list(path) else { return false }
+            members = found.filter { isDatabaseFile($0.name) && DeltaRole.of($0.name) != .skip }.map { ($0.name, $0.range) }
+        } else {
+            members = [(nil, nil)]
+        }
+        var entries: [(UInt64, UInt64)] = []
+        for (number, member) in members.enumerated() {
+            let ext = ((member.name ?? name) as NSString).pathExtension.lowercased()
+            var line: UInt64 = 0
+            try LineReader(path: path, range: member.range).forEachWithOffset { bytes, offset in
+                line += 1
+                guard let hash = SetDelta.nameHash(bytes, fileExtension: ext) else { return }
+                entries.append((hash | UInt64(number), offset << 24 | min(line, 0xff_ffff)))
+            }
+        }
+        entries.sort { $0.0 < $1.0 }
+        var data = Data(magic)
+        func put(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }
+        stamp.forEach(put)
+        put(UInt64(members.count))
+        for member in members {
+            let bytes = Array((member.name ?? "").utf8)
+            put(UInt64(bytes.count))
+            data.append(contentsOf: bytes)
+        }
+        while data.count % 8 != 0 { data.append(0) }
+        put(UInt64(entries.count))
+        entries.forEach { put($0.0) }
+        entries.forEach { put($0.1) }
+        try Files.writeAtomically(data, to: target)
+        return true
+    }
+
+    /// The definitions of `name` in the file `index` describes, when the index is of
+    /// `path` as it is now; nil when the index is missing or stale.
+    static func lookup(_ name: String, index: String, path: String) -> [Hit]? {
+        guard let stamp = stamp(of: path), let fd = try? Files.openRegular(index) else { return nil }
+        defer { close(fd) }
+        var position: UInt64 = 0
+        func read(_ count: Int) -> [UInt8]? {
+            var bytes = [UInt8](repeating: 0, count: count)
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(position)) }
+            guard n == count else { return nil }
+            position += UInt64(count)
+            return bytes
+        }
+        func word() -> UInt64? { read(8).map { $0.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) } } }
+        guard read(8) == magic, (0..<4).compactMap({ _ in word() }) == stamp, let count = word(), count < 0x10000 else { return nil }
+        var members: [String?] = []
+        for _ in 0..<count {
+            guard let length = word(), length < 4096, let bytes = read(Int(length)) else { return nil }
+            members.append(bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self))
+        }
+        position = (position + 7) / 8 * 8
+        guard let entries = word() else { return nil }
+        let keys = position, values = position + entries * 8
+        func key(_ i: UInt64) -> UInt64? {
+            position = keys + i * 8
+            return word()
+        }
+        let wanted = SignatureFileIndex.hash(definedName(name))
+        var low: UInt64 = 0, high = entries
+        while low < high {
+            let mid = (low + high) / 2
+            guard let value = key(mid) else { return nil }
+            if value & ~0xffff < wanted { low = mid + 1 } else { high = mid }
+        }
+        var hits: [Hit] = []
+        var i = low
+        while i < entries, let value = key(i), value & ~0xffff == wanted {
+            position = values + i * 8
+            guard let packed = word(), Int(value & 0xffff) < members.count else { return nil }
+            hits.append(Hit(member: members[Int(value & 0xffff)], line: Int(packed & 0xff_ffff), offset: packed >> 24))
+            i += 1
+        }
+        return hits
+    }
+}
+
+/// The members of an uncompressed tar behind a CVD/CLD header, with their byte ranges.
+enum TarMembers {
+    static func list(_ path: String) -> [(name: String, range: Range<UInt64>)]? {
+        guard let fd = try? Files.openRegular(path) else { return nil }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 512)
+        var position: UInt64 = 512 // the container's own header
+        var members: [(String, Range<UInt64>)] = []
+        while true {
+            let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 512, off_t(position)) }
+            guard n == 512 else { return members.isEmpty ? nil : members }
+            // gzip data is not a tar: such containers are not indexed.
+            if position == 512 && header[0] == 0x1f && header[1] == 0x8b { return nil }
+            if header.allSatisfy({ $0 == 0 }) { return members }
+            let name = String(decoding: header[0..<100].prefix { $0 != 0 }, as: UTF8.self)
+            let sizeText = String(decoding: header[124..<136].prefix { $0 != 0 && $0 != 0x20 }, as: UTF8.self)
+            guard let size = UInt64(sizeText, radix: 8), header[257..<262].elementsEqual("ustar".utf8) || !name.isEmpty else { return nil }
+            let start = position + 512
+            members.append((name, start..<(start + size)))
+            position = start + (size + 511) / 512 * 512
+        }
+    }
+}
