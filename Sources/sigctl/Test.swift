@@ -29,6 +29,9 @@ struct Test: ParsableCommand {
     @Flag(help: "Stop at the first signature of each message instead of reporting all.")
     var first = false
 
+    @Flag(help: "Scan through the running clamd, which serves the live set: no load here; the per-part report is made locally for detected messages only.")
+    var clamd = false
+
     @Option(help: ArgumentHelp("Scanning threads (default: all cores).", valueName: "N"))
     var jobs: Int?
 
@@ -43,6 +46,7 @@ struct Test: ParsableCommand {
 
     func validate() throws {
         if db != nil && generation != nil { throw ValidationError("--db and --generation cannot be combined") }
+        if clamd && (db != nil || generation != nil) { throw ValidationError("--clamd scans with the live set clamd serves: it cannot be combined with --db or --generation") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
     }
 
@@ -68,7 +72,6 @@ struct Test: ParsableCommand {
             }
             defer { if let scratch { Files.remove(scratch) } }
             let feeds = db == nil ? config.map { FeedAttribution.map(config: $0, generation: generation) } ?? [:] : [:]
-            let tester = try MailTester(directory: directory, options: config?.clamd.loadOptions ?? LoadOptions(), feedOfFile: feeds)
             var options = TestOptions()
             options.raw = raw
             options.allMatches = !first
@@ -77,7 +80,7 @@ struct Test: ParsableCommand {
             let collected = Mutex<(TestSummary, [String])>((TestSummary(), []))
             let expectation = expect
             let asJSON = json
-            var summary = tester.run(messages, options: options) { result in
+            let emit: @Sendable (MessageResult) -> Void = { result in
                 collected.withLock { state in
                     MailTester.tally(result, into: &state.0)
                     if expectation == .clean && result.verdict == .detected || expectation == .detected && result.verdict == .clean {
@@ -89,6 +92,13 @@ struct Test: ParsableCommand {
                 } else {
                     Test.printText(result)
                 }
+            }
+            var summary: TestSummary
+            if clamd, let config {
+                summary = try ClamdTester(config: config, context: global.context(log)).run(messages, options: options, emit: emit)
+            } else {
+                let tester = try MailTester(directory: directory, options: config?.clamd.loadOptions ?? LoadOptions(), feedOfFile: feeds)
+                summary = tester.run(messages, options: options, emit: emit)
             }
             let (counts, unexpected) = collected.withLock { $0 }
             summary.detected = counts.detected

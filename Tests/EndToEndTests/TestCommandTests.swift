@@ -182,6 +182,39 @@ import Testing
         #expect(older.first?.matches?.map(\.signature) == ["Test.Feed-1.UNOFFICIAL"])
     }
 
+    @Test func throughClamdTheLiveSetIsNotLoadedUntilSomethingIsDetected() throws {
+        let box = try Sandbox()
+        try box.clamd.start()
+        let sigs = GeneratedSignatures.ndb("Test.Clamd", count: 1)
+        try box.publish(feed: "viaclamd", file: "c.ndb", sigs.text)
+        try box.writeFeed("viaclamd", files: ["c.ndb"])
+        #expect(try box.update().0.status == 0)
+        let corpus = box.root + "/corpus"
+        try FileManager.default.createDirectory(atPath: corpus, withIntermediateDirectories: true)
+        try "From: a@example.invalid\nSubject: hello\n\nnothing to see\n".write(toFile: corpus + "/a-ham.eml", atomically: true, encoding: .utf8)
+
+        // Clean mail: clamd answers, nothing is loaded here.
+        let clean = try lines(try box.sigctl(["test", "--clamd", "--json", corpus]))
+        #expect(clean.first?.verdict == .clean)
+        #expect(clean.last?.summary?.signatures == 0, "no local engine for clean mail")
+
+        // A detection gets its per-part report and its feed from a local engine of the same set.
+        try sigs.samples["Test.Clamd-1"]!.write(to: URL(fileURLWithPath: corpus + "/b-caught.eml"))
+        let result = try box.sigctl(["test", "--clamd", "--json", corpus])
+        #expect(result.status == 1, "\(result.stderr)")
+        let all = try lines(result)
+        #expect(all.filter { $0.summary == nil }.map(\.label) == [corpus + "/a-ham.eml", corpus + "/b-caught.eml"], "input order")
+        let caught = try #require(all.first { $0.label.hasSuffix("b-caught.eml") }?.matches)
+        #expect(caught.contains { $0.signature == "Test.Clamd-1.UNOFFICIAL" && $0.feed == "viaclamd" && $0.file == "c.ndb" && $0.part != "" })
+        #expect((all.last?.summary?.signatures ?? 0) > 0)
+
+        #expect(try box.sigctl(["test", "--clamd", "--db", box.dbDir, corpus]).status == 64)
+        box.clamd.stop()
+        let down = try box.sigctl(["test", "--clamd", corpus])
+        #expect(down.status == 2, "an error, as for unreadable mail")
+        #expect(down.stderr.contains("does not answer"), "\(down.stderr)")
+    }
+
     @Test(.enabled(if: Paths.haveFixtures, "../shared/fixtures is absent: clamscan parity skipped"))
     func rawModeFindsTheSamePairsAsClamscan() throws {
         let box = try Sandbox()

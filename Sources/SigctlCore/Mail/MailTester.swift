@@ -136,6 +136,18 @@ public final class MailTester: @unchecked Sendable {
     /// scanned and the results waiting for an earlier one, never the whole corpus.
     public func run(_ stream: MessageStream, options: TestOptions, emit: @escaping @Sendable (MessageResult) -> Void) -> TestSummary {
         let start = Date()
+        var summary = TestSummary()
+        summary.messages = Self.ordered(stream, jobs: options.jobs, scan: { self.scan($0, options: options) }, emit: emit)
+        summary.seconds = Date().timeIntervalSince(start)
+        summary.loadSeconds = loadSeconds
+        summary.signatures = signatures
+        return summary
+    }
+
+    /// Runs `scan` over the stream on `jobs` threads and emits the results in input order;
+    /// returns how many messages there were.
+    static func ordered(_ stream: MessageStream, jobs: Int, scan: @escaping @Sendable (MessageSource) -> MessageResult,
+                        emit: @escaping @Sendable (MessageResult) -> Void) -> Int {
         struct Shared {
             var printed = 0
             var results: [Int: MessageResult] = [:]
@@ -145,9 +157,9 @@ public final class MailTester: @unchecked Sendable {
         // its own, so results already scanned still come out meanwhile.
         let taking = Mutex(0)
         let group = DispatchGroup()
-        for _ in 0..<max(1, options.jobs) {
+        for _ in 0..<max(1, jobs) {
             group.enter()
-            Thread { [self] in
+            Thread {
                 defer { group.leave() }
                 while true {
                     // Numbered under the lock that reads, so input order is kept.
@@ -157,7 +169,7 @@ public final class MailTester: @unchecked Sendable {
                         return (next, message)
                     }
                     guard let (index, message) = taken else { return }
-                    let result = scan(message, options: options)
+                    let result = scan(message)
                     shared.withLock { state in
                         state.results[index] = result
                         while let ready = state.results.removeValue(forKey: state.printed) {
@@ -169,15 +181,10 @@ public final class MailTester: @unchecked Sendable {
             }.start()
         }
         group.wait()
-        var summary = TestSummary()
-        summary.messages = taking.withLock { $0 }
-        summary.seconds = Date().timeIntervalSince(start)
-        summary.loadSeconds = loadSeconds
-        summary.signatures = signatures
-        return summary
+        return taking.withLock { $0 }
     }
 
-    func scan(_ message: MessageSource, options: TestOptions) -> MessageResult {
+    public func scan(_ message: MessageSource, options: TestOptions) -> MessageResult {
         var result = MessageResult(path: message.path, index: message.index, verdict: .clean, matches: [], error: nil)
         guard let data = message.data else {
             result.verdict = .error
