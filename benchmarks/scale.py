@@ -265,6 +265,7 @@ def main():
             f.write("From: a@example.org\nTo: b@example.org\nSubject: scale\n\nhello\n")
         code, _, test_wall, test_rss = measured([binary, "test", message], env)
         _, _, scan_wall, scan_rss = measured(["clamscan", "--no-summary", f"--database={db}", message])
+        code_c, _, clamd_test_wall, clamd_test_rss = measured([binary, "test", "--clamd", message], env)
         daily_ndb = [n for n in info["daily"] if n.endswith(".ldb")][0]
         with open(os.path.join(next_src if not args.packed else os.path.join(set_dir, "next", "plain"), daily_ndb)) as f:
             f.readline()
@@ -314,6 +315,7 @@ def main():
         print(f"sigctl test, one message: {test_wall:.1f} s, {test_rss:.0f} MiB (exit {code}); "
               f"clamscan: {scan_wall:.1f} s, {scan_rss:.0f} MiB; ratios {test_wall / scan_wall:.2f} time, "
               f"{test_rss / scan_rss:.2f} memory (<= 1.0, <= 1.1)")
+        print(f"sigctl test --clamd, one message: {clamd_test_wall:.2f} s, {clamd_test_rss:.0f} MiB (exit {code_c})  (seconds)")
         print(f"sigctl explain {signature}: {explain_wall:.2f} s, {explain_rss:.0f} MiB, "
               f"{'found' if code_e == 0 else 'not found (exit %d)' % code_e}; again {explain_again:.2f} s  (< 1 s)")
     finally:
