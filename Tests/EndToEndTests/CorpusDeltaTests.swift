@@ -142,6 +142,24 @@ import SigctlCore
         #expect(report.wholeLoads == 0)
     }
 
+    @Test func aMessageTheChildCannotReadFailsTheComparisonInsteadOfPassing() throws {
+        let (dir, live, candidate, corpus) = generatedSets()
+        dir.write("corpus/private.eml", mail("alpha-four"))
+        chmod(corpus + "/private.eml", 0o600)
+        let scratch = dir.path + "/scratch"
+        try FileManager.default.createDirectory(atPath: scratch + "/cache", withIntermediateDirectories: true)
+        for path in [scratch, scratch + "/cache"] { chmod(path, 0o777) }
+        let request = CorpusScanRequest(live: live, candidate: candidate, corpora: [CorpusSpec(path: corpus, kind: .ham)],
+                                        options: LoadOptions(), scratch: scratch + "/work", cache: scratch + "/cache", maxDeltaLines: 1_000_000)
+        try JSONEncoder().encode(request).write(to: URL(fileURLWithPath: scratch + "/request.json"))
+        // As update runs it when it is root: as the owner of the database directory (here: nobody).
+        let result = try runProgram(Paths.sigctl, ["__scan-corpora", "--request", scratch + "/request.json", "--run-as", "65534:65534"])
+        #expect(result.status == 1)
+        let report = try JSONDecoder().decode(CorpusScanReport.self, from: Data(result.stdout.utf8))
+        #expect(!report.ok)
+        #expect(report.error?.contains("cannot read \(corpus)/private.eml as uid 65534") == true, "\(report.error ?? "")")
+    }
+
     @Test func contextAndAllowListChangesFallBackToTheWholeSetsWhereTheyMust() throws {
         let (dir, live, candidate, corpus) = generatedSets()
         // A new allow-list entry only takes hits away: the ham gate stays a delta, the detect corpus cannot.

@@ -9,14 +9,14 @@ import Testing
     @Test func aBudgetBelowClamdsEngineChecksTheChangedFilesAndSaysSoOnce() throws {
         let box = try Sandbox()
         try box.clamd.start()
-        try box.writeSettings("memory_budget = \"1M\"")
+        try box.writeSettings("memory_budget = \"16M\"")
         let first = GeneratedSignatures.ndb("Test.Budget", count: 2)
         try box.publish(feed: "f", file: "sigs.ndb", first.text)
         try box.writeFeed("f", files: ["sigs.ndb"], interval: "0s")
         let (installed, report) = try box.update()
         #expect(installed.status == 0, "\(installed.stderr)")
         #expect(report?.installed == true)
-        #expect(report?.memoryFallback?.contains("more than the memory budget of 1 MiB (memory_budget)") == true, "\(String(describing: report?.memoryFallback))")
+        #expect(report?.memoryFallback?.contains("more than the memory budget of 16 MiB (memory_budget)") == true, "\(String(describing: report?.memoryFallback))")
         #expect(installed.stderr.contains("verified the changed files plus the canary instead of the whole set"))
         #expect(try box.clamd.scan(first.samples["Test.Budget-2"]!) == "Test.Budget-2.UNOFFICIAL")
         // The estimate comes from clamd itself: its pid from the socket's peer, its RSS from /proc.

@@ -45,3 +45,30 @@ import Testing
         #expect(try !NameIndex.build(gz, into: dir.path + "/gz.idx"))
     }
 }
+
+@Suite struct SignatureLineTests {
+    func nameHash(_ line: String, _ ext: String) -> UInt64? {
+        var line = line
+        return line.withUTF8 { SetDelta.nameHash($0, fileExtension: ext) }
+    }
+
+    @Test func namesComeFromTheFieldLibclamavReads() {
+        #expect(nameHash("d41d8cd98f00b204e9800998ecf8427e:0:Hash.Name", "hdb") == SignatureFileIndex.hash("Hash.Name"))
+        #expect(nameHash("345:4ab1c7e0a3b1e3c2d1f0e9d8c7b6a5f4:Imp.Name", "imp") == SignatureFileIndex.hash("Imp.Name"))
+        #expect(nameHash("Body.Name:0:*:616263", "ndb") == SignatureFileIndex.hash("Body.Name"))
+        #expect(nameHash("Logic.Name;Engine:51-255,Target:0;0;616263", "ldb") == SignatureFileIndex.hash("Logic.Name"))
+        #expect(nameHash("main.ndb:12:Ignored.Name", "ign") == SignatureFileIndex.hash("Ignored.Name"))
+        #expect(nameHash("Ignored.Name", "ign2") == SignatureFileIndex.hash("Ignored.Name"))
+        #expect(nameHash("# a comment", "ndb") == nil)
+    }
+
+    @Test func macroSignaturesAreRecognised() {
+        func macro(_ line: String) -> Bool {
+            var line = line
+            return line.withUTF8 { SetDelta.usesMacro($0) }
+        }
+        #expect(macro("Grouped.Member:0:$12:616263"))
+        #expect(macro("Uses.Macro;Engine:51-255,Target:0;0;616263${6-7}12$"))
+        #expect(!macro("Plain.Body:0:*:616263"))
+    }
+}

@@ -90,12 +90,13 @@ public struct MemoryBudget: Sendable, Equatable {
     /// The setting, or by default what the host can spare now (the smaller of MemAvailable
     /// and the room under sigctl's cgroup limit) less a reserve of 5% of it, at least 128 MiB.
     public static func resolve(setting: Int64?, host: HostMemory) -> MemoryBudget? {
-        if let setting { return MemoryBudget(bytes: setting, source: "memory_budget") }
+        if let setting { return MemoryBudget(bytes: max(16 << 20, setting), source: "memory_budget") }
         let free = [host.available, host.cgroupRoom].compactMap { $0 }.min()
         guard let free else { return nil }
         let reserve = max(128 << 20, free / 20)
         let origin = host.cgroupRoom != nil && host.cgroupRoom == free ? "the room under sigctl's cgroup memory limit" : "the host's available memory"
-        return MemoryBudget(bytes: max(0, free - reserve), source: "\(origin) less a reserve")
+        // Never 0: a limit of 0 would mean no limit for the children.
+        return MemoryBudget(bytes: max(16 << 20, free - reserve), source: "\(origin) less a reserve")
     }
 
     /// What a whole-set check of about `signatures` signatures needs: an engine as large

@@ -115,11 +115,18 @@ public enum CorpusScanChild {
         report.deltaLines = plan.lines
         func blocker(_ spec: CorpusSpec) -> String? { spec.kind == .ham ? plan.hamBlocker : plan.detectBlocker }
         // Each corpus is read as a stream on every pass: memory holds the messages being scanned.
+        // A message this child cannot read would pass the gate unseen: that fails the comparison.
         var labels: [String: [String]] = [:]
         for path in Set(request.corpora.map(\.path)) {
             labels[path] = []
+            guard access(path, R_OK) == 0, !Files.isDirectory(path) || opendir(path).map({ closedir($0); return true }) == true else {
+                throw CorpusError("cannot read \(path) as uid \(getuid()); make the corpus readable by the owner of the database directory (clamav)")
+            }
             let stream = MessageStream([path])
-            while let message = stream.next() { labels[path]?.append(message.label) }
+            while let message = stream.next() {
+                if let error = message.error { throw CorpusError("cannot read \(message.label) as uid \(getuid()) (\(error)); make the corpus readable by the owner of the database directory (clamav)") }
+                labels[path]?.append(message.label)
+            }
         }
 
         // Small engines: the messages whose hits among the changed names differ.
@@ -129,8 +136,10 @@ public enum CorpusScanChild {
             let paths = Array(Set(deltaCorpora.map(\.path))).sorted()
             let before = try scanSmall(plan.live, names: plan.names, options: request.options, paths: paths)
             let after = try scanSmall(plan.candidate, names: plan.names, options: request.options, paths: paths)
+            // From the scans themselves, so a message that appears between passes is not missed.
+            let differing = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }
             for spec in deltaCorpora {
-                flagged[spec] = Set((labels[spec.path] ?? []).filter { before[$0] != after[$0] })
+                flagged[spec] = differing.filter { $0 == spec.path || $0.hasPrefix(spec.path.hasSuffix("/") ? spec.path : spec.path + "/") || $0.hasPrefix(spec.path + "#") }
             }
         }
         for spec in request.corpora where blocker(spec) != nil { flagged[spec] = Set(labels[spec.path] ?? []) }
@@ -167,7 +176,7 @@ public enum CorpusScanChild {
             try engine.load(file.path, options: options, extraFlags: file.flags)
         }
         try engine.compile()
-        let hits = scan(MailTester(engine: engine, index: SignatureFileIndex(files: [], keys: []), loadSeconds: 0), MessageStream(paths))
+        let hits = try scan(MailTester(engine: engine, index: SignatureFileIndex(files: [], keys: []), loadSeconds: 0), MessageStream(paths))
         return hits.compactMapValues { signatures in
             let changed = Set(signatures.keys.map(definedName).filter { names.contains(SignatureFileIndex.hash($0)) })
             return changed.isEmpty ? nil : changed
@@ -181,24 +190,34 @@ public enum CorpusScanChild {
         try engine.compile()
         let stream = MessageStream(paths)
         stream.only = only
-        return scan(MailTester(engine: engine, index: index, loadSeconds: 0), stream)
+        return try scan(MailTester(engine: engine, index: index, loadSeconds: 0), stream)
     }
 
-    static func scan(_ tester: MailTester, _ stream: MessageStream) -> CorpusHits {
+    /// A message that cannot be read or scanned fails the pass: it must not count as clean.
+    static func scan(_ tester: MailTester, _ stream: MessageStream) throws -> CorpusHits {
         let collected = Collected()
         _ = tester.run(stream, options: TestOptions()) { collected.add($0) }
+        if let failure = collected.failure { throw CorpusError("a message could not be scanned: \(failure)") }
         return collected.hits
     }
 
     final class Collected: @unchecked Sendable {
         private let lock = NSLock()
         private(set) var hits: CorpusHits = [:]
+        private(set) var failure: String?
         func add(_ result: MessageResult) {
             lock.lock()
             defer { lock.unlock() }
+            if result.verdict == .error, failure == nil { failure = "\(result.label): \(result.error ?? "scan error")" }
             var signatures: [String: String] = [:]
             for match in result.matches { signatures[match.signature] = match.file ?? "" }
             hits[result.label] = signatures
         }
     }
+}
+
+/// Why the corpus child could not compare a corpus.
+struct CorpusError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -66,17 +66,34 @@ extension SetDelta {
         return (after.filter { !contains(before, $0) }.count, before.filter { !contains(after, $0) }.count)
     }
 
-    /// Adds the name hash of every line that one side has and the other lacks.
-    static func changedNames(old: String?, new: String?, into names: inout Set<UInt64>) throws {
+    /// Adds the name hash of every line that one side has and the other lacks. Returns
+    /// true when such a line takes part in a macro (an .ndb line in a macro group, "$N" as
+    /// its offset, or a logical signature using "${min-max}N$"): those tie signatures of
+    /// different names together, so only the whole sets can tell.
+    @discardableResult
+    static func changedNames(old: String?, new: String?, into names: inout Set<UInt64>) throws -> Bool {
         let before = try lineHashes(old), after = try lineHashes(new)
+        var macro = false
         for (path, other) in [(old, after), (new, before)] {
             guard let path else { continue }
             let ext = (path as NSString).pathExtension.lowercased()
             try LineReader(path: path).forEach { line in
                 guard let name = nameHash(line, fileExtension: ext), !contains(other, LineReader.hash(line)) else { return }
                 names.insert(name)
+                if !macro, ext == "ndb" || ext == "ndu" || ext == "ldb" || ext == "ldu", usesMacro(line) { macro = true }
             }
         }
+        return macro
+    }
+
+    /// "${" anywhere, or a "$" offset field in a body signature.
+    static func usesMacro(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
+        let dollar = UInt8(ascii: "$")
+        for i in 0..<line.count where line[i] == dollar {
+            if i + 1 < line.count && line[i + 1] == UInt8(ascii: "{") { return true }
+            if i > 0 && line[i - 1] == UInt8(ascii: ":") { return true }
+        }
+        return false
     }
 
     /// Writes the lines of `source` whose names are in `names` to `target`; returns how many.
@@ -110,7 +127,7 @@ extension SetDelta {
         }
         let name: UnsafeBufferPointer<UInt8>
         switch ext {
-        case "hdb", "hsb", "mdb", "msb", "hdu", "hsu", "mdu", "msu", "fp", "sfp": name = field(2, separator: colon)
+        case "hdb", "hsb", "mdb", "msb", "hdu", "hsu", "mdu", "msu", "fp", "sfp", "imp": name = field(2, separator: colon)
         case "ldb", "ldu": name = field(0, separator: UInt8(ascii: ";"))
         case "db": name = field(0, separator: UInt8(ascii: "="))
         case "ign": name = field(2, separator: colon)

@@ -119,7 +119,10 @@ struct SetDelta {
         }
         if let cache { Self.prune(cache, keeping: usedCache) }
         var names = Set<UInt64>()
-        for pair in pairs { try Self.changedNames(old: pair.old?.path, new: pair.new?.path, into: &names) }
+        for pair in pairs where try Self.changedNames(old: pair.old?.path, new: pair.new?.path, into: &names) {
+            plan.hamBlocker = plan.hamBlocker ?? "\(pair.name) changes a signature that takes part in a macro, which ties signatures of different names together"
+            plan.detectBlocker = plan.detectBlocker ?? plan.hamBlocker
+        }
         plan.names = names
         if names.count > maxLines {
             plan.hamBlocker = plan.hamBlocker ?? "the update changes too many signatures (\(names.count) names) for a delta scan"

@@ -12,6 +12,8 @@ public final class ClamdTester: @unchecked Sendable {
     let feedOfFile: [String: String]
     let indexDirectory: String
     private let local = Mutex<Result<MailTester, Error>?>(nil)
+    /// `find` may build a name index: one at a time.
+    private let lookup = Mutex(())
 
     /// Fails unless clamd answers and serves the live set (its canary).
     public init(config: Configuration, context: SigctlContext) throws {
@@ -83,8 +85,10 @@ public final class ClamdTester: @unchecked Sendable {
             // clamd's verdict comes first, also when the local scan saw it differently.
             let scratch = try? Files.makeTemporaryDirectory(in: NSTemporaryDirectory(), prefix: "sigctl-test-")
             defer { if let scratch { Files.remove(scratch) } }
-            let file = scratch.flatMap { SignatureLookup.find(found, in: directory, indexDirectory: indexDirectory, scratch: $0) }?
-                .first { !$0.allowList }?.file
+            let file = lookup.withLock { _ in
+                scratch.flatMap { SignatureLookup.find(found, in: directory, indexDirectory: indexDirectory, scratch: $0) }?
+                    .first { !$0.allowList }?.file
+            }
             result.matches.insert(MatchReport(signature: found, feed: file.flatMap { feedOfFile[$0] }, file: file,
                                               part: "1", type: "CL_TYPE_MAIL", filename: nil), at: 0)
         }

@@ -27,11 +27,13 @@ public enum SignatureLookup {
     static func name(ofLine line: Substring, fileExtension ext: String) -> Substring? {
         if line.hasPrefix("#") || line.isEmpty { return nil }
         switch ext {
-        case "hdb", "hsb", "mdb", "msb", "hdu", "hsu", "mdu", "msu", "fp", "sfp":
+        case "hdb", "hsb", "mdb", "msb", "hdu", "hsu", "mdu", "msu", "fp", "sfp", "imp":
             let fields = line.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
             return fields.count > 2 ? fields[2] : nil
         case "ldb", "ldu":
             return line.split(separator: ";", maxSplits: 1).first
+        case "db":
+            return line.split(separator: "=", maxSplits: 1).first
         case "ign", "ign2":
             let fields = line.split(separator: ":", omittingEmptySubsequences: false)
             return ext == "ign" && fields.count >= 3 ? fields[2] : fields.first

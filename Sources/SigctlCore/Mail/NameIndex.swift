@@ -114,19 +114,30 @@ enum TarMembers {
     static func list(_ path: String) -> [(name: String, range: Range<UInt64>)]? {
         guard let fd = try? Files.openRegular(path) else { return nil }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        let fileSize = UInt64(st.st_size)
         var header = [UInt8](repeating: 0, count: 512)
         var position: UInt64 = 512 // the container's own header
         var members: [(String, Range<UInt64>)] = []
         while true {
             let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 512, off_t(position)) }
-            guard n == 512 else { return members.isEmpty ? nil : members }
+            // sigtool's tar ends right after its last member, others with zero blocks; a file
+            // that stops inside a header or a member is cut short and not indexed.
+            if n == 0 && !members.isEmpty { return members }
+            guard n == 512 else { return nil }
             // gzip data is not a tar: such containers are not indexed.
             if position == 512 && header[0] == 0x1f && header[1] == 0x8b { return nil }
             if header.allSatisfy({ $0 == 0 }) { return members }
+            // The header checksum: the sum of its bytes with the checksum field read as spaces.
+            let stored = String(decoding: header[148..<156].prefix { $0 != 0 && $0 != 0x20 }, as: UTF8.self)
+            let sum = header.enumerated().reduce(0) { $0 + Int((148..<156).contains($1.offset) ? 0x20 : $1.element) }
+            guard let checksum = Int(stored, radix: 8), checksum == sum else { return nil }
             let name = String(decoding: header[0..<100].prefix { $0 != 0 }, as: UTF8.self)
             let sizeText = String(decoding: header[124..<136].prefix { $0 != 0 && $0 != 0x20 }, as: UTF8.self)
-            guard let size = UInt64(sizeText, radix: 8), header[257..<262].elementsEqual("ustar".utf8) || !name.isEmpty else { return nil }
+            guard let size = UInt64(sizeText, radix: 8), !name.isEmpty else { return nil }
             let start = position + 512
+            guard start + size <= fileSize else { return nil }
             members.append((name, start..<(start + size)))
             position = start + (size + 511) / 512 * 512
         }

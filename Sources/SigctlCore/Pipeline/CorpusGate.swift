@@ -50,7 +50,7 @@ final class CorpusGate {
         let cache = layout.corpusCache
         for path in [scratch, cache] {
             try Files.makeDirectory(path)
-            if let runAs { chown(path, runAs.uid, runAs.gid) }
+            if let runAs { Self.chownTree(path, to: runAs) }
         }
         let request = CorpusScanRequest(live: layout.databaseDir, candidate: directory, corpora: corpora,
                                         options: config.clamd.loadOptions, scratch: scratch + "/work", cache: cache,
@@ -79,5 +79,13 @@ final class CorpusGate {
                                hint: "the live set stays; check the corpus paths, verify_memory_limit and memory_budget", exit: .failed)
         }
         return report.corpora
+    }
+
+    /// Hands a directory the child writes to its user, entries included (a cache entry a
+    /// root-owned run left must stay prunable). Symlinks are changed, never followed.
+    static func chownTree(_ path: String, to owner: (uid: uid_t, gid: gid_t)) {
+        lchown(path, owner.uid, owner.gid)
+        guard let entries = FileManager.default.enumerator(atPath: path) else { return }
+        for case let entry as String in entries { lchown(path + "/" + entry, owner.uid, owner.gid) }
     }
 }
