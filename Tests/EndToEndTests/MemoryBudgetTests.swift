@@ -30,6 +30,7 @@ import Testing
         #expect(again.status == 0, "\(again.stderr)")
         #expect(againReport?.memoryFallback != nil)
         #expect(!again.stderr.contains("memory budget"), "said once: \(again.stderr)")
+        #expect(try box.sigctl(["status"]).stderr.contains("updates check only the changed files plus the canary"), "status keeps saying it")
         #expect(try box.clamd.scan(more.samples["Test.More-1"]!) == "Test.More-1.UNOFFICIAL")
 
         // A broken download is still caught: the changed file does not load, nothing goes live.

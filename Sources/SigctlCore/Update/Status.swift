@@ -67,6 +67,9 @@ public struct StatusReport: Codable, Sendable {
         let layout = Layout(settings: config.settings)
         let state = try StateStore(directory: config.settings.stateDir).load()
         var warnings: [String] = []
+        if let since = state.memoryFallbackSince {
+            warnings.append("since \(Fetcher.format(since)), updates check only the changed files plus the canary: a whole-set check does not fit the memory budget (memory_budget; `sigctl update --json` says why)")
+        }
         if !config.clamd.concurrentDatabaseReload {
             warnings.append("\(config.clamd.path) has ConcurrentDatabaseReload no: clamd stops scanning while it reloads, and a reload that fails leaves it with no engine; set it to yes")
         }
