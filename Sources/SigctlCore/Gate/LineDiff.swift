@@ -111,29 +111,9 @@ extension SetDelta {
         return kept
     }
 
-    /// The 48-bit hash (as `SignatureFileIndex` keeps it) of the name a line defines, by
-    /// file type; nil for comments and blank lines.
+    /// The 48-bit hash of the name a line defines (see `SignatureLine`).
     static func nameHash(_ line: UnsafeBufferPointer<UInt8>, fileExtension ext: String) -> UInt64? {
-        guard let first = line.first, first != UInt8(ascii: "#") else { return nil }
-        let colon = UInt8(ascii: ":")
-        func field(_ index: Int, separator: UInt8) -> UnsafeBufferPointer<UInt8> {
-            var start = 0, number = 0
-            for i in 0..<line.count where line[i] == separator {
-                if number == index { return UnsafeBufferPointer(rebasing: line[start..<i]) }
-                number += 1
-                start = i + 1
-            }
-            return number == index ? UnsafeBufferPointer(rebasing: line[start...]) : UnsafeBufferPointer(rebasing: line[0..<0])
-        }
-        let name: UnsafeBufferPointer<UInt8>
-        switch ext {
-        case "hdb", "hsb", "mdb", "msb", "hdu", "hsu", "mdu", "msu", "fp", "sfp", "imp": name = field(2, separator: colon)
-        case "ldb", "ldu": name = field(0, separator: UInt8(ascii: ";"))
-        case "db": name = field(0, separator: UInt8(ascii: "="))
-        case "ign": name = field(2, separator: colon)
-        default: name = field(0, separator: colon)
-        }
-        return SignatureFileIndex.hash(name)
+        SignatureLine.nameHash(line, fileExtension: ext)
     }
 
     /// Removes cached container contents that no file of the live set uses any more.

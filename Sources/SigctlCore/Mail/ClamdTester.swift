@@ -33,7 +33,7 @@ public final class ClamdTester: @unchecked Sendable {
         do {
             serves = try ReloadProver(clamd: client, clock: context.clock, timeout: 10).serves(canary)
         } catch {
-            throw CommandError("clamd at \(address) does not answer: \(error)", hint: "start clamd, or run without --clamd", exit: .failed)
+            throw CommandError("clamd does not answer: \(error)", hint: "start clamd, or run without --clamd", exit: .failed)
         }
         guard serves else {
             throw CommandError("clamd at \(address) does not serve the live set (set \(live.generation)'s canary is not detected); it may still be reloading",

@@ -25,21 +25,7 @@ public struct Explanation: Codable, Sendable {
 public enum SignatureLookup {
     /// The name a database line defines, by file type; nil for lines without one.
     static func name(ofLine line: Substring, fileExtension ext: String) -> Substring? {
-        if line.hasPrefix("#") || line.isEmpty { return nil }
-        switch ext {
-        case "hdb", "hsb", "mdb", "msb", "hdu", "hsu", "mdu", "msu", "fp", "sfp", "imp":
-            let fields = line.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
-            return fields.count > 2 ? fields[2] : nil
-        case "ldb", "ldu":
-            return line.split(separator: ";", maxSplits: 1).first
-        case "db":
-            return line.split(separator: "=", maxSplits: 1).first
-        case "ign", "ign2":
-            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
-            return ext == "ign" && fields.count >= 3 ? fields[2] : fields.first
-        default:
-            return line.split(separator: ":", maxSplits: 1).first
-        }
+        SignatureLine.name(line, fileExtension: ext)
     }
 
     /// Reads one file line by line (never whole) for the definitions of `name`.
@@ -65,6 +51,11 @@ public enum SignatureLookup {
         var unindexed: [String] = []
         for file in Files.list(directory).filter(isDatabaseFile) {
             let path = directory + "/" + file
+            // The canary changes with every set: read its one line rather than index it.
+            if file == canaryFileName {
+                found += search(name, in: path, label: file, inner: nil)
+                continue
+            }
             var index = indexDirectory + "/" + file + ".idx"
             var hits = NameIndex.lookup(name, index: index, path: path)
             if hits == nil {

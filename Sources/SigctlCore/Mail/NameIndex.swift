@@ -63,6 +63,16 @@ struct NameIndex {
         return true
     }
 
+    /// The index was made from `path` as it is now (same device, inode, size and mtime).
+    static func isCurrent(_ index: String, path: String) -> Bool {
+        guard let stamp = stamp(of: path), let fd = try? Files.openRegular(index) else { return false }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 40)
+        guard header.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, 40, 0) }) == 40, Array(header[0..<8]) == magic else { return false }
+        let words = (0..<4).map { i in header.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8 + i * 8, as: UInt64.self)) } }
+        return words == stamp
+    }
+
     /// The definitions of `name` in the file `index` describes, when the index is of
     /// `path` as it is now; nil when the index is missing or stale.
     static func lookup(_ name: String, index: String, path: String) -> [Hit]? {

@@ -17,7 +17,7 @@ struct NameIndexes {
         }
         for file in live {
             let path = layout.live(file), index = directory + "/" + file + ".idx"
-            guard NameIndex.lookup("", index: index, path: path) == nil else { continue }
+            guard !NameIndex.isCurrent(index, path: path) else { continue }
             do {
                 if try !NameIndex.build(path, into: index) { Files.remove(index) }
             } catch {
