@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* Composite macros and flag sets that Swift's importer does not bring in. */
 static const unsigned int SIGCTL_CL_DB_STDOPT = CL_DB_STDOPT;
@@ -34,6 +35,15 @@ static inline int sigctl_die_with_parent(void) {
  * becomes readable when the process exits, even when it is not our child. */
 static inline int sigctl_pidfd_open(pid_t pid) {
     return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* inflateInit2 is a macro. explain seeks inside a gzip-compressed .cvd from access
+ * points kept in its name index: raw inflate from a point, gzip framing to build them. */
+static inline int sigctl_inflate_init_raw(z_stream *stream) {
+    return inflateInit2(stream, -15);
+}
+static inline int sigctl_inflate_init_gzip(z_stream *stream) {
+    return inflateInit2(stream, 16 + 15);
 }
 
 #endif

@@ -12,14 +12,14 @@ import Testing
         #expect(hits.map(\.line).sorted() == [2, 4])
         let two = try #require(NameIndex.lookup("Sig.Two", index: index, path: path)?.first)
         #expect(two.line == 3 && two.member == nil)
-        #expect(SignatureLookup.lineText(path, at: two.offset) == "Sig.Two:0:*:74776f")
+        #expect(SignatureLookup.lineText(path, hit: two) == "Sig.Two:0:*:74776f")
         #expect(NameIndex.lookup("Sig.Three", index: index, path: path)?.isEmpty == true)
         // A changed file makes the index stale.
         dir.write("a.ndb", "Sig.Two:0:*:74776f\n")
         #expect(NameIndex.lookup("Sig.Two", index: index, path: path) == nil)
     }
 
-    @Test func anUncompressedContainerIsIndexedPerMemberAndACompressedOneIsNot() throws {
+    @Test func anUncompressedContainerIsIndexedPerMember() throws {
         let dir = TempDir()
         let members = dir.path + "/members"
         try FileManager.default.createDirectory(atPath: members, withIntermediateDirectories: true)
@@ -38,11 +38,59 @@ import Testing
         #expect(try NameIndex.build(cld, into: dir.path + "/x.idx"))
         let hit = try #require(NameIndex.lookup("Cld.Body-2", index: dir.path + "/x.idx", path: cld)?.first)
         #expect(hit.member == "x.ndb" && hit.line == 2)
-        #expect(SignatureLookup.lineText(cld, at: hit.offset) == "Cld.Body-2:0:*:626f647932")
+        #expect(SignatureLookup.lineText(cld, hit: hit) == "Cld.Body-2:0:*:626f647932")
         #expect(NameIndex.lookup("Cld.Hash-1", index: dir.path + "/x.idx", path: cld)?.first?.member == "x.hdb")
-        let gz = dir.path + "/x.cvd"
-        try (Data(header.utf8) + Data([0x1f, 0x8b, 8, 0]) + Data(count: 600)).write(to: URL(fileURLWithPath: gz))
-        #expect(try !NameIndex.build(gz, into: dir.path + "/gz.idx"))
+    }
+
+    @Test func aGzipContainerIsIndexedWithAccessPointsAndReadWithoutUnpacking() throws {
+        let dir = TempDir()
+        let members = dir.path + "/members"
+        try FileManager.default.createDirectory(atPath: members, withIntermediateDirectories: true)
+        // About 9 MiB of lines whose patterns do not compress much: several access points.
+        var seed: UInt64 = 42
+        var lines: [String] = []
+        for i in 1...160_000 {
+            var hex = ""
+            for _ in 0..<4 {
+                seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                hex += String(seed >> 32, radix: 16)
+            }
+            lines.append("Gz.Sig-\(i):0:*:\(hex)")
+        }
+        try "Gz.Sig:1\n".write(toFile: members + "/gz.info", atomically: true, encoding: .utf8)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: members + "/gz.ndb", atomically: true, encoding: .utf8)
+        let tar = dir.path + "/gz.tar"
+        for (tool, arguments) in [("/bin/tar", ["-cf", tar, "-C", members, "gz.info", "gz.ndb"]), ("/bin/gzip", ["-6", tar])] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = arguments
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        let header = "ClamAV-VDB:23 Nov 2026 10-00 +0000:7:3:90:X:X:sigctl:0".padding(toLength: 512, withPad: " ", startingAt: 0)
+        let cvd = dir.path + "/main.cvd"
+        try (Data(header.utf8) + (try Data(contentsOf: URL(fileURLWithPath: tar + ".gz")))).write(to: URL(fileURLWithPath: cvd))
+        let index = dir.path + "/main.cvd.idx"
+        #expect(try NameIndex.build(cvd, into: index))
+        var points = Set<UInt64>()
+        for i in [1, 2, 20_000, 79_999, 80_000, 123_456, 159_999, 160_000] {
+            let hit = try #require(NameIndex.lookup("Gz.Sig-\(i)", index: index, path: cvd)?.first)
+            #expect(hit.member == "gz.ndb" && hit.line == i)
+            let point = try #require(hit.point)
+            #expect(hit.offset - point.output <= GzipAccess.span + 65536)
+            points.insert(point.output)
+            #expect(SignatureLookup.lineText(cvd, hit: hit) == lines[i - 1])
+        }
+        #expect(points.count >= 4, "lines far apart are read from different access points")
+        #expect(NameIndex.lookup("Gz.Sig-160001", index: index, path: cvd)?.isEmpty == true)
+
+        // Data that is not deflate is an error, not an index of nothing.
+        let bad = dir.path + "/bad.cvd"
+        try (Data(header.utf8) + Data([0x1f, 0x8b, 8, 0]) + Data(count: 600)).write(to: URL(fileURLWithPath: bad))
+        #expect(throws: SystemError.self) { try NameIndex.build(bad, into: dir.path + "/bad.idx") }
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/bad.idx"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy { !$0.contains("inflating") })
     }
 }
 

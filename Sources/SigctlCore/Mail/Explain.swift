@@ -43,8 +43,8 @@ public enum SignatureLookup {
     }
 
     /// Looks `name` up in every database file of `directory` through its name index (kept
-    /// in `indexDirectory`, built on first use when missing or stale); a compressed
-    /// container, which has no index, is unpacked and searched instead.
+    /// in `indexDirectory`, built on first use when missing or stale); a container that
+    /// cannot be indexed is unpacked and searched instead.
     public static func find(_ signature: String, in directory: String, indexDirectory: String, scratch: String) -> [SignatureDefinition] {
         let name = definedName(signature)
         var found: [SignatureDefinition] = []
@@ -67,7 +67,7 @@ public enum SignatureLookup {
             }
             for hit in hits ?? [] {
                 let ext = ((hit.member ?? file) as NSString).pathExtension.lowercased()
-                guard let text = lineText(path, at: hit.offset), Self.name(ofLine: Substring(text), fileExtension: ext) == Substring(name) else { continue }
+                guard let text = lineText(path, hit: hit), Self.name(ofLine: Substring(text), fileExtension: ext) == Substring(name) else { continue }
                 found.append(SignatureDefinition(file: file, innerFile: hit.member, line: hit.line, text: text,
                                                  allowList: ext == "ign" || ext == "ign2"))
             }
@@ -87,14 +87,22 @@ public enum SignatureLookup {
         return found
     }
 
-    /// The line that starts at `offset` (at most 64 KiB of it).
-    static func lineText(_ path: String, at offset: UInt64) -> String? {
-        guard let fd = try? Files.openRegular(path) else { return nil }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: 65536)
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 65536, off_t(offset)) }
-        guard n > 0 else { return nil }
-        var line = bytes[0..<n].prefix { $0 != 0x0a }
+    /// The line an index hit points at (at most 64 KiB of it), read in place or, in a
+    /// gzip-compressed container, inflated from the hit's access point.
+    static func lineText(_ path: String, hit: NameIndex.Hit) -> String? {
+        var bytes: ArraySlice<UInt8>
+        if let point = hit.point {
+            guard let inflated = GzipAccess.read(path, points: [point], at: hit.offset, count: 65536) else { return nil }
+            bytes = inflated[...]
+        } else {
+            guard let fd = try? Files.openRegular(path) else { return nil }
+            defer { close(fd) }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 65536, off_t(hit.offset)) }
+            guard n > 0 else { return nil }
+            bytes = buffer[0..<n]
+        }
+        var line = bytes.prefix { $0 != 0x0a }
         if line.last == 0x0d { line = line.dropLast() }
         return String(decoding: line, as: UTF8.self)
     }

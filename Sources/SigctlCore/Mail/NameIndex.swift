@@ -4,8 +4,10 @@ import Foundation
 /// name hashes (with the member's number in the low 16 bits) and, beside it, each line's
 /// byte offset (40 bits) and number (24 bits). 16 bytes a signature, kept on disk in the
 /// state directory and searched with a handful of reads, so `explain` answers without
-/// reading the set. It covers plain files and uncompressed containers (the `.cld` files
-/// libfreshclam writes); a gzip-compressed `.cvd` has no offsets to seek to.
+/// reading the set. It covers plain files, uncompressed containers (the `.cld` files
+/// libfreshclam writes) and gzip-compressed `.cvd` files. For those, offsets are in the
+/// uncompressed container and the index also keeps gzip access points (`GzipAccess`),
+/// about one per MiB, so a line is read by inflating at most a MiB.
 struct NameIndex {
     /// The file's identity when it was indexed: device, inode, size, mtime in ns.
     static func stamp(of path: String) -> [UInt64]? {
@@ -18,19 +20,32 @@ struct NameIndex {
     struct Hit {
         var member: String?
         var line: Int
+        /// Where the line starts: in the file, or, with a `point`, in the inflated gzip stream.
         var offset: UInt64
+        /// For a gzip-compressed container: the access point to inflate from.
+        var point: GzipAccess.Point?
     }
 
-    private static let magic = Array("SIGIDX1\n".utf8)
+    private static let magic = Array("SIGIDX2\n".utf8)
+    /// Inflated containers larger than this are not indexed.
+    static let maxInflated: UInt64 = 4 << 30
 
-    /// Indexes `path` into `target`; false when the file cannot be indexed (a compressed container).
+    /// Indexes `path` into `target`; false when the file cannot be indexed (not a tar inside).
     @discardableResult
     static func build(_ path: String, into target: String) throws -> Bool {
         guard let stamp = stamp(of: path) else { throw SystemError.errno("stat", path: path) }
         let name = (path as NSString).lastPathComponent
         var members: [(name: String?, range: Range<UInt64>?)] = []
+        var source = path, points: [GzipAccess.Point] = []
+        let inflated = target + ".inflating-\(getpid())"
+        defer { Files.remove(inflated) }
         if ContentChecks.isContainer(name) {
-            guard let found = TarMembers.list(path) else { return false }
+            if isGzipContainer(path) {
+                // Index a temporary uncompressed copy, kept only while indexing.
+                points = try inflate(path, to: inflated)
+                source = inflated
+            }
+            guard let found = TarMembers.list(source) else { return false }
             members = found.filter { isDatabaseFile($0.name) && DeltaRole.of($0.name) != .skip }.map { ($0.name, $0.range) }
         } else {
             members = [(nil, nil)]
@@ -39,7 +54,7 @@ struct NameIndex {
         for (number, member) in members.enumerated() {
             let ext = ((member.name ?? name) as NSString).pathExtension.lowercased()
             var line: UInt64 = 0
-            try LineReader(path: path, range: member.range).forEachWithOffset { bytes, offset in
+            try LineReader(path: source, range: member.range).forEachWithOffset { bytes, offset in
                 line += 1
                 guard let hash = SetDelta.nameHash(bytes, fileExtension: ext) else { return }
                 entries.append((hash | UInt64(number), offset << 24 | min(line, 0xff_ffff)))
@@ -59,8 +74,48 @@ struct NameIndex {
         put(UInt64(entries.count))
         entries.forEach { put($0.0) }
         entries.forEach { put($0.1) }
+        put(UInt64(points.count))
+        for point in points { [point.output, point.input, UInt64(point.bits), UInt64(point.window.count)].forEach(put) }
+        for point in points {
+            data.append(contentsOf: point.window)
+            data.append(contentsOf: [UInt8](repeating: 0, count: GzipAccess.windowSize - point.window.count))
+        }
         try Files.writeAtomically(data, to: target)
         return true
+    }
+
+    /// A container whose tar is gzip-compressed (a `.cvd` as the mirrors serve it).
+    static func isGzipContainer(_ path: String) -> Bool {
+        guard let fd = try? Files.openRegular(path) else { return false }
+        defer { close(fd) }
+        var magic: [UInt8] = [0, 0]
+        return pread(fd, &magic, 2, 512) == 2 && magic == [0x1f, 0x8b]
+    }
+
+    /// Writes the container's header and its inflated tar to `target`; returns the access points.
+    private static func inflate(_ path: String, to target: String) throws -> [GzipAccess.Point] {
+        let input = try Files.openRegular(path)
+        var header = [UInt8](repeating: 0, count: 512)
+        let n = pread(input, &header, 512, 0)
+        close(input)
+        guard n == 512 else { throw SystemError(call: "read", path: path, code: EIO) }
+        let fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw SystemError.errno("open", path: target) }
+        defer { close(fd) }
+        var written: UInt64 = 0
+        func write(_ bytes: UnsafeBufferPointer<UInt8>) throws {
+            var done = 0
+            while done < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw SystemError.errno("write", path: target) }
+                done += n
+            }
+            written += UInt64(bytes.count)
+            guard written <= maxInflated else { throw SystemError(call: "inflate", path: path, code: EFBIG) }
+        }
+        try header.withUnsafeBufferPointer(write)
+        return try GzipAccess.inflate(path, from: 512) { try write($0) }
     }
 
     /// The index was made from `path` as it is now (same device, inode, size and mtime).
@@ -114,6 +169,30 @@ struct NameIndex {
             guard let packed = word(), Int(value & 0xffff) < members.count else { return nil }
             hits.append(Hit(member: members[Int(value & 0xffff)], line: Int(packed & 0xff_ffff), offset: packed >> 24))
             i += 1
+        }
+        // Access points: a table of (output, input, bits, window length), then the windows.
+        position = values + entries * 8
+        guard !hits.isEmpty, let count = word(), count > 0 else { return hits }
+        guard count < 1 << 20 else { return nil }
+        let table = position
+        for h in hits.indices {
+            guard hits[h].offset >= 512 else { return nil }
+            let wanted = hits[h].offset - 512
+            var low: UInt64 = 0, high = count // the first point past `wanted`
+            while low < high {
+                let mid = (low + high) / 2
+                position = table + mid * 32
+                guard let output = word() else { return nil }
+                if output <= wanted { low = mid + 1 } else { high = mid }
+            }
+            guard low > 0 else { return nil }
+            position = table + (low - 1) * 32
+            guard let output = word(), let input = word(), let bits = word(), bits < 8, let length = word(),
+                  length <= UInt64(GzipAccess.windowSize) else { return nil }
+            position = table + count * 32 + (low - 1) * UInt64(GzipAccess.windowSize)
+            guard let window = read(Int(length)) else { return nil }
+            hits[h].offset = wanted
+            hits[h].point = GzipAccess.Point(output: output, input: input, bits: Int(bits), window: window)
         }
         return hits
     }
