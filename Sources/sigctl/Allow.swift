@@ -8,7 +8,10 @@ struct Allow: ParsableCommand {
         discussion: "The entry survives feed updates. `sigctl allow --remove NAME` takes it out again. Exit codes as for update."
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: GlobalOptions
+    @ParentCommand var parent: Sigctl
+    /// The global options, given before or after the subcommand.
+    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Argument(help: "The signature name, as reported (a trailing .UNOFFICIAL is ignored).")
     var signature: String

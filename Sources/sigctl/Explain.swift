@@ -7,7 +7,10 @@ struct Explain: ParsableCommand {
         abstract: "Show which feed and file define a signature, its definition line, the feed's false-positive risk, and whether it is allowed."
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: GlobalOptions
+    @ParentCommand var parent: Sigctl
+    /// The global options, given before or after the subcommand.
+    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Argument(help: "The signature name, as reported (a trailing .UNOFFICIAL is ignored).")
     var signature: String

@@ -6,7 +6,10 @@ struct Feeds: ParsableCommand {
         abstract: "List the configured feeds: enabled, interval, integrity, mirrors and each file's false-positive risk."
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: GlobalOptions
+    @ParentCommand var parent: Sigctl
+    /// The global options, given before or after the subcommand.
+    var global: GlobalOptions { options.merged(with: parent.global) }
 
     func run() throws {
         let log = global.log

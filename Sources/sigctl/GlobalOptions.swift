@@ -13,6 +13,15 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "No warnings or progress on stderr; errors and results still print.")
     var quiet = false
 
+    /// These options merged with the same ones given before the subcommand.
+    func merged(with outer: GlobalOptions) -> GlobalOptions {
+        var merged = self
+        merged.config = config ?? outer.config
+        merged.verbose = verbose + outer.verbose
+        merged.quiet = quiet || outer.quiet
+        return merged
+    }
+
     var log: Log {
         Log(level: quiet ? .quiet : verbose >= 2 ? .debug : verbose == 1 ? .verbose : .normal)
     }

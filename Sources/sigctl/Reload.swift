@@ -6,7 +6,10 @@ struct Reload: ParsableCommand {
         abstract: "Verify the live set, reload clamd and prove it with a new canary."
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: GlobalOptions
+    @ParentCommand var parent: Sigctl
+    /// The global options, given before or after the subcommand.
+    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Flag(help: "Print JSON.")
     var json = false

@@ -7,7 +7,10 @@ struct Rollback: ParsableCommand {
         discussion: "Without --to, restores the newest set older than the live one. `sigctl status` lists the kept sets."
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: GlobalOptions
+    @ParentCommand var parent: Sigctl
+    /// The global options, given before or after the subcommand.
+    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Option(name: .long, help: ArgumentHelp("The set to restore.", valueName: "N"))
     var to: Int?

@@ -7,7 +7,10 @@ struct Status: ParsableCommand {
         abstract: "Show each feed's last check and change, its files, back-offs and errors, and whether clamd runs the live set."
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: GlobalOptions
+    @ParentCommand var parent: Sigctl
+    /// The global options, given before or after the subcommand.
+    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Flag(help: "Print JSON.")
     var json = false

@@ -15,7 +15,10 @@ struct Test: ParsableCommand {
 
     enum Expectation: String, ExpressibleByArgument { case clean, detected }
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: GlobalOptions
+    @ParentCommand var parent: Sigctl
+    /// The global options, given before or after the subcommand.
+    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Option(help: ArgumentHelp("Scan with the databases in this directory instead of the live set (no sigctl config needed).", valueName: "dir"))
     var db: String?

@@ -12,7 +12,10 @@ struct Update: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: GlobalOptions
+    @ParentCommand var parent: Sigctl
+    /// The global options, given before or after the subcommand.
+    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Option(name: .long, help: ArgumentHelp("Update only this feed, now: skips its interval and the random sleep, never a host's back-off (repeatable).", valueName: "name"))
     var feed: [String] = []

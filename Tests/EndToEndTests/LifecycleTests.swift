@@ -228,7 +228,7 @@ import Testing
         try box.writeFeed("broken", "name = \"broken\"\nenabled = false\nmirros = [\"x\"]\nmirrors = [\"http://127.0.0.1:1/\"]\n[[files]]\nname = \"a.ndb\"\n")
         let unknown = try box.sigctl(["feeds"])
         #expect(unknown.status == 0)
-        #expect(unknown.stderr.contains("broken.toml:3: unknown key 'mirros'"), "\(unknown.stderr)")
+        #expect(unknown.stderr.contains("broken.toml:3: unknown key 'mirros' ignored (did you mean 'mirrors'?)"), "\(unknown.stderr)")
 
         try box.writeSettings("clamd = \"bogus\"")
         let settings = try box.sigctl(["status"])

@@ -72,7 +72,7 @@ import Testing
         let dir = configDir(settings: "sleeep = \"0\"\n",
                             feeds: ["x": "mirrors = [\"https://a/\"]\n[[files]]\nname = \"a.ndb\"\nrisky = \"low\"\n"])
         let config = try ConfigLoader.load(directory: dir.path)
-        #expect(config.warnings.contains { $0.contains("sigctl.toml:2: unknown key 'sleeep'") })
+        #expect(config.warnings.contains { $0.contains("sigctl.toml:2: unknown key 'sleeep' ignored (did you mean 'sleep'?)") })
         #expect(config.warnings.contains { $0.contains("x.toml:4: unknown key 'risky'") })
     }
 

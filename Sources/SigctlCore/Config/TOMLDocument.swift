@@ -62,7 +62,8 @@ struct Document {
                      section: (table: String, index: Int)? = nil) {
         for key in table.keys.sorted() where !allowed.contains(key) {
             let line = line(of: key, section: section).map { ":\($0)" } ?? ""
-            warnings.append("\(path)\(line): unknown key '\(key)' ignored")
+            let hint = Suggestion.closest(to: key, among: allowed).map { " (did you mean '\($0)'?)" } ?? ""
+            warnings.append("\(path)\(line): unknown key '\(key)' ignored\(hint)")
         }
     }
 
