@@ -13,17 +13,22 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "No warnings or progress on stderr; errors and results still print.")
     var quiet = false
 
+    @Flag(help: "Also send errors, warnings and changes to syslog (facility mail, tag sigctl), as the cron file does.")
+    var syslog = false
+
     /// These options merged with the same ones given before the subcommand.
     func merged(with outer: GlobalOptions) -> GlobalOptions {
         var merged = self
         merged.config = config ?? outer.config
         merged.verbose = verbose + outer.verbose
         merged.quiet = quiet || outer.quiet
+        merged.syslog = syslog || outer.syslog
         return merged
     }
 
     var log: Log {
-        Log(level: quiet ? .quiet : verbose >= 2 ? .debug : verbose == 1 ? .verbose : .normal)
+        Log(level: quiet ? .quiet : verbose >= 2 ? .debug : verbose == 1 ? .verbose : .normal,
+            journal: JournalStream.isStderr, syslog: syslog ? SyslogWriter.fromEnvironment() : nil)
     }
 
     /// The real world, for one command.

@@ -32,7 +32,14 @@ struct Update: ParsableCommand {
     func run() throws {
         let log = global.log
         try execute(log) {
-            let config = try global.load(log)
+            // Unattended (cron, a timer): say what changed only if asked, repeat config
+            // warnings once a day, and take a lock held by another run quietly.
+            let unattended = !Terminal.stdinIsTTY && log.level < .verbose
+            let config = try global.load(log, showWarnings: !unattended)
+            let memory = WarningMemory(stateDir: config.settings.stateDir), started = Date()
+            let warn = unattended && memory.isDue(config.warnings, now: started)
+            if warn { config.warnings.forEach(log.warning) }
+            defer { if warn || config.warnings.isEmpty { memory.remember(config.warnings, printedAt: started) } }
             var options = UpdateOptions()
             options.feeds = feed
             options.force = force
@@ -40,8 +47,19 @@ struct Update: ParsableCommand {
             if !noSleep && feed.isEmpty && !Terminal.stdinIsTTY && range.upperBound > 0 {
                 options.sleepSeconds = Int.random(in: range)
             }
-            let report = try UpdateRunner(context: global.context(log), config: config, options: options).run()
-            if json { try printJSON(report) } else { printText(report, log: log) }
+            let report: UpdateReport
+            do {
+                report = try UpdateRunner(context: global.context(log), config: config, options: options).run()
+            } catch let error as LockHeldError where unattended {
+                log.info(error.description)
+                throw ExitCode(error.exitStatus.rawValue)
+            }
+            let printChanges = config.settings.report == .changes || isatty(STDOUT_FILENO) == 1 || log.level >= .verbose
+            if json { try printJSON(report) }
+            printText(report, log: log) { line in
+                log.change(line)
+                if printChanges && !json { print(line) }
+            }
             printProblems(report, log: log)
             if report.exitCode != 0 { throw ExitCode(report.exitCode) }
         }
@@ -70,8 +88,8 @@ struct Update: ParsableCommand {
         return "\(feed): \(problem.files.count) files \(problem.status.rawValue) (\(shown)): \(problem.message)"
     }
 
-    /// Quiet when nothing changed; one line per changed feed; errors on stderr.
-    func printText(_ report: UpdateReport, log: Log) {
+    /// Quiet when nothing changed; one line per changed feed, handed to `say`.
+    func printText(_ report: UpdateReport, log: Log, say: (String) -> Void) {
         for feed in report.feeds {
             let changed = feed.files.filter { $0.status == .updated || $0.status == .removed }
             switch feed.status {
@@ -80,13 +98,13 @@ struct Update: ParsableCommand {
                     let count = file.status == .removed ? "removed" : file.signatures.map { "\($0) sigs" } ?? "removed"
                     return "\(file.name) (\(count))"
                 }.joined(separator: ", ")
-                if !detail.isEmpty { print("\(feed.name): updated \(detail)") }
+                if !detail.isEmpty { say("\(feed.name): updated \(detail)") }
                 for file in feed.files where file.status == .handed_back {
-                    print("\(feed.name): handed \(file.name) back: \(file.message ?? "")")
+                    say("\(feed.name): handed \(file.name) back: \(file.message ?? "")")
                 }
             case .failed, .rejected:
                 if !changed.isEmpty {
-                    print("\(feed.name): updated \(changed.map(\.name).joined(separator: ", "))")
+                    say("\(feed.name): updated \(changed.map(\.name).joined(separator: ", "))")
                 }
             case .unchanged:
                 log.info("\(feed.name): unchanged")
@@ -95,17 +113,17 @@ struct Update: ParsableCommand {
             }
         }
         for (feed, delta) in (report.detectCorpus ?? [:]).sorted(by: { $0.key < $1.key }) {
-            print("\(feed): detect corpus +\(delta.newlyDetected) newly detected, -\(delta.noLongerDetected) no longer detected")
+            say("\(feed): detect corpus +\(delta.newlyDetected) newly detected, -\(delta.noLongerDetected) no longer detected")
         }
         switch report.reload.result {
         case .confirmed:
             if report.installed {
-                print("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd confirmed it in \(String(format: "%.2f", report.reload.seconds ?? 0))s")
+                say("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd confirmed it in \(String(format: "%.2f", report.reload.seconds ?? 0))s")
             } else {
                 log.info(report.reload.message ?? "clamd confirmed the live set")
             }
         case .skipped:
-            if report.installed { print("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd not contacted (clamd = \"none\")") }
+            if report.installed { say("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd not contacted (clamd = \"none\")") }
         default:
             break
         }

@@ -84,9 +84,10 @@ import Testing
         try box.publish(feed: "f", file: "sigs.ndb", first.text + newer.text)
         #expect(try box.clamd.scan(newer.samples["Test.New-3"]!) == nil)
 
+        try box.writeSettings("report = \"changes\"")
         let result = try box.sigctl(["update"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
-        #expect(result.stdout.contains("f: updated sigs.ndb (5 sigs)"))
+        #expect(result.stdout.contains("f: updated sigs.ndb (5 sigs)"), "report = \"changes\" prints each change unattended")
         #expect(try box.clamd.scan(newer.samples["Test.New-3"]!) == "Test.New-3.UNOFFICIAL")
         #expect(try box.clamd.scan(first.samples["Test.Old-1"]!) == "Test.Old-1.UNOFFICIAL")
         #expect(try box.state().live?.generation == 2)

@@ -31,8 +31,15 @@ public struct Settings: Sendable {
     public var hamCorpus: String?
     /// Mail that should be detected: each update reports what it newly detects or loses.
     public var detectCorpus: String?
+    /// What an unattended `update` prints (and so what cron mails).
+    public var report: ReportLevel = .errors
 
     public init(configDir: String) { self.configDir = configDir }
+}
+
+/// What an unattended run prints: errors only, or also one line per change.
+public enum ReportLevel: String, Sendable, Codable {
+    case errors, changes
 }
 
 public enum VerifyScope: String, Sendable, Codable {

@@ -71,7 +71,7 @@ public enum ConfigLoader {
     static let settingsKeys: Set<String> = [
         "database_dir", "state_dir", "clamd_conf", "clamd", "sleep", "keep_generations", "connect_timeout",
         "stall_timeout", "max_file_size", "user_agent", "proxy", "verify_memory_limit", "memory_budget", "verify_timeout",
-        "reload_timeout", "max_connections_per_host", "verify_scope", "ham_corpus", "detect_corpus",
+        "reload_timeout", "max_connections_per_host", "verify_scope", "ham_corpus", "detect_corpus", "report",
     ]
 
     private static func readSettings(_ doc: Document, into settings: inout Settings, warnings: inout [String]) throws {
@@ -108,6 +108,12 @@ public enum ConfigLoader {
         if let v = try doc.int("max_connections_per_host", in: table, range: 1...8) { settings.maxConnectionsPerHost = v }
         if let v = try doc.path("ham_corpus", in: table) { settings.hamCorpus = v }
         if let v = try doc.path("detect_corpus", in: table) { settings.detectCorpus = v }
+        if let v = try doc.string("report", in: table) {
+            guard let level = ReportLevel(rawValue: v) else {
+                throw doc.error("report", "must be \"errors\" (unattended runs print only errors) or \"changes\" (also each change); found \"\(v)\"")
+            }
+            settings.report = level
+        }
         if let v = try doc.string("verify_scope", in: table) {
             guard let scope = VerifyScope(rawValue: v) else {
                 throw doc.error("verify_scope", "must be \"set\" (verify everything clamd will load) or \"changed\" (only the new files)")
