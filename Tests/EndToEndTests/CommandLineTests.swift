@@ -80,3 +80,33 @@ import Testing
         #expect(missing.isEmpty, "not documented in man/sigctl.1 or not completed: \(missing)")
     }
 }
+
+/// sigctl as the clamav user, as the package runs it.
+@Suite struct RunAsClamavTests {
+    @Test(.enabled(if: geteuid() == 0 && getpwnam("clamav") != nil, "needs root and a clamav user"))
+    func aStateDirectoryOwnedByRootNamesBothUsersAndTheFix() throws {
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"")
+        try box.publish(feed: "f", file: "a.ndb", GeneratedSignatures.ndb("Test.AsClamav", count: 1).text)
+        try box.writeFeed("f", files: ["a.ndb"])
+        chmod(box.root, 0o755)
+        for path in [box.configDir, box.configDir + "/feeds.d"] { chmod(path, 0o755) }
+        try Files.makeDirectory(box.stateDir)
+        chmod(box.stateDir, 0o755)
+        let asClamav = ["--reuid=clamav", "--regid=clamav", "--init-groups", Paths.sigctl, "update", "--config", box.configDir]
+        let refused = try runProgram("/usr/bin/setpriv", asClamav)
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("sigctl runs as clamav but cannot open \(box.stateDir)/lock: permission denied (\(box.stateDir) belongs to root)"),
+                "\(refused.stderr)")
+        #expect(refused.stderr.contains("chown -R clamav: \(box.stateDir)) or run sigctl as root"), "\(refused.stderr)")
+
+        // Once the state directory and the database directory are clamav's, the same
+        // run as clamav installs the feed.
+        let clamav = getpwnam("clamav")!.pointee
+        for path in [box.stateDir, box.dbDir] { chown(path, clamav.pw_uid, clamav.pw_gid) }
+        let installed = try runProgram("/usr/bin/setpriv", asClamav)
+        #expect(installed.status == 0, "\(installed.stderr)")
+        var st = stat()
+        #expect(stat(box.dbDir + "/a.ndb", &st) == 0 && st.st_uid == clamav.pw_uid)
+    }
+}

@@ -7,10 +7,14 @@ public final class RunLock {
     public let path: String
 
     public init(stateDir: String) throws {
-        try Files.makeDirectory(stateDir, mode: 0o755)
         path = stateDir + "/lock"
+        do {
+            try Files.makeDirectory(stateDir, mode: 0o755)
+        } catch {
+            throw PermissionProblem.creating(stateDir) ?? error
+        }
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SystemError.errno("open", path: path) }
+        guard fd >= 0 else { throw PermissionProblem.error("open", path: path, directory: stateDir, code: errno) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             var buffer = [UInt8](repeating: 0, count: 64)
