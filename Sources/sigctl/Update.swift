@@ -54,22 +54,24 @@ struct Update: ParsableCommand {
                 log.info(error.description)
                 throw ExitCode(error.exitStatus.rawValue)
             }
-            let printChanges = config.settings.report == .changes || isatty(STDOUT_FILENO) == 1 || log.level >= .verbose
-            if json { try printJSON(report) }
-            printText(report, log: log) { line in
-                log.change(line)
-                if printChanges && !json { print(line) }
+            // The change lines go to syslog (with --syslog) always, to stdout when asked.
+            let changes = Update.changeLines(report)
+            changes.forEach(log.change)
+            if json {
+                try printJSON(report)
+            } else {
+                if config.settings.report == .changes || !unattended { changes.forEach { print($0) } }
+                logQuietOutcomes(report, log: log)
             }
-            printProblems(report, log: log)
+            printProblems(report, log: log, unattended: unattended)
             if report.exitCode != 0 { throw ExitCode(report.exitCode) }
         }
     }
 
     /// Errors on stderr, one line per failed or rejected file, in text and JSON mode alike.
-    func printProblems(_ report: UpdateReport, log: Log) {
+    func printProblems(_ report: UpdateReport, log: Log, unattended damp: Bool) {
         // Unattended runs print a persistent problem once a day, not on every cron run;
         // the exit code, --json and `sigctl status` always carry it.
-        let damp = !Terminal.stdinIsTTY && log.level < .verbose
         // Notes say what was repaired; under cron only when something went in.
         if !damp || report.installed { report.notes.forEach(log.warning) }
         for feed in report.feeds {
@@ -88,8 +90,9 @@ struct Update: ParsableCommand {
         return "\(feed): \(problem.files.count) files \(problem.status.rawValue) (\(shown)): \(problem.message)"
     }
 
-    /// Quiet when nothing changed; one line per changed feed, handed to `say`.
-    func printText(_ report: UpdateReport, log: Log, say: (String) -> Void) {
+    /// One line per changed feed and one for an installed set; none when nothing changed.
+    static func changeLines(_ report: UpdateReport) -> [String] {
+        var lines: [String] = []
         for feed in report.feeds {
             let changed = feed.files.filter { $0.status == .updated || $0.status == .removed }
             switch feed.status {
@@ -98,34 +101,41 @@ struct Update: ParsableCommand {
                     let count = file.status == .removed ? "removed" : file.signatures.map { "\($0) sigs" } ?? "removed"
                     return "\(file.name) (\(count))"
                 }.joined(separator: ", ")
-                if !detail.isEmpty { say("\(feed.name): updated \(detail)") }
+                if !detail.isEmpty { lines.append("\(feed.name): updated \(detail)") }
                 for file in feed.files where file.status == .handed_back {
-                    say("\(feed.name): handed \(file.name) back: \(file.message ?? "")")
+                    lines.append("\(feed.name): handed \(file.name) back: \(file.message ?? "")")
                 }
             case .failed, .rejected:
                 if !changed.isEmpty {
-                    say("\(feed.name): updated \(changed.map(\.name).joined(separator: ", "))")
+                    lines.append("\(feed.name): updated \(changed.map(\.name).joined(separator: ", "))")
                 }
-            case .unchanged:
-                log.info("\(feed.name): unchanged")
-            case .not_due:
-                log.info("\(feed.name): not due (\(feed.message ?? ""))")
+            case .unchanged, .not_due:
+                break
             }
         }
         for (feed, delta) in (report.detectCorpus ?? [:]).sorted(by: { $0.key < $1.key }) {
-            say("\(feed): detect corpus +\(delta.newlyDetected) newly detected, -\(delta.noLongerDetected) no longer detected")
+            lines.append("\(feed): detect corpus +\(delta.newlyDetected) newly detected, -\(delta.noLongerDetected) no longer detected")
         }
+        guard report.installed else { return lines }
         switch report.reload.result {
         case .confirmed:
-            if report.installed {
-                say("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd confirmed it in \(String(format: "%.2f", report.reload.seconds ?? 0))s")
-            } else {
-                log.info(report.reload.message ?? "clamd confirmed the live set")
-            }
+            lines.append("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd confirmed it in \(String(format: "%.2f", report.reload.seconds ?? 0))s")
         case .skipped:
-            if report.installed { say("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd not contacted (clamd = \"none\")") }
+            lines.append("set \(report.generation ?? 0) installed: \(report.signatures ?? 0) signatures; clamd not contacted (clamd = \"none\")")
         default:
             break
+        }
+        return lines
+    }
+
+    /// With -v: the feeds that did not change, and a confirmation of an unchanged set.
+    func logQuietOutcomes(_ report: UpdateReport, log: Log) {
+        for feed in report.feeds {
+            if feed.status == .unchanged { log.info("\(feed.name): unchanged") }
+            if feed.status == .not_due { log.info("\(feed.name): not due (\(feed.message ?? ""))") }
+        }
+        if report.reload.result == .confirmed && !report.installed {
+            log.info(report.reload.message ?? "clamd confirmed the live set")
         }
     }
 }

@@ -215,7 +215,7 @@ enum TarMembers {
             // that stops inside a header or a member is cut short and not indexed.
             if n == 0 && !members.isEmpty { return members }
             guard n == 512 else { return nil }
-            // gzip data is not a tar: such containers are not indexed.
+            // gzip data is not a tar: `build` inflates such containers before listing them.
             if position == 512 && header[0] == 0x1f && header[1] == 0x8b { return nil }
             if header.allSatisfy({ $0 == 0 }) { return members }
             // The header checksum: the sum of its bytes with the checksum field read as spaces.

@@ -33,7 +33,7 @@ public final class Log: Sendable {
 
     private func emit(_ message: String, at required: Level, prefix: String, severity: SyslogWriter.Severity) {
         let text = Redact.text(message)
-        if severity.rawValue <= SyslogWriter.Severity.warning.rawValue, level >= required || severity == .error {
+        if severity.rawValue <= SyslogWriter.Severity.warning.rawValue, level >= required {
             syslog?.send(severity == .error ? "error: " + text : "warning: " + text, severity: severity)
         }
         guard level >= required else { return }
