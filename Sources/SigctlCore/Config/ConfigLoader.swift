@@ -3,17 +3,20 @@ import TOMLKit
 
 /// Reads and checks the config directory.
 public enum ConfigLoader {
+    public static let defaultDirectory = "/etc/sigctl"
+
     /// The config directory: `--config`, else `SIGCTL_CONFIG`, else /etc/sigctl.
     public static func directory(option: String?) -> String {
         if let option, !option.isEmpty { return option }
         if let env = ProcessInfo.processInfo.environment["SIGCTL_CONFIG"], !env.isEmpty { return env }
-        return "/etc/sigctl"
+        return defaultDirectory
     }
 
     public static func load(directory: String) throws -> Configuration {
         var warnings: [String] = []
         let settingsPath = directory + "/sigctl.toml"
-        var settings = Settings(configDir: directory)
+        // Absolute, so that the cron file and the timer's drop-in can name it.
+        var settings = Settings(configDir: URL(fileURLWithPath: directory).standardizedFileURL.path)
         if FileManager.default.fileExists(atPath: settingsPath) {
             let document = try Document(path: settingsPath)
             try readSettings(document, into: &settings, warnings: &warnings)
