@@ -42,7 +42,7 @@ struct Explain: ParsableCommand {
                 }
                 if let set = explanation.liveSet { print("  live set: \(set)") }
                 if let allowed = explanation.allowed {
-                    print("  allowed with sigctl allow by \(allowed.by) at \(formatDate(allowed.at))\(allowed.reason.map { ": \($0)" } ?? "")")
+                    print("  allowed with sigctl allow by \(allowed.by) at \(Timestamp.text(allowed.at))\(allowed.reason.map { ": \($0)" } ?? "")")
                 } else {
                     print("  allowed: no")
                 }

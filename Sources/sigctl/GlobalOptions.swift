@@ -62,11 +62,3 @@ func printJSON<T: Encodable>(_ value: T) throws {
     let data = try JSONEncoder.sigctl.encode(value)
     FileHandle.standardOutput.write(data + Data("\n".utf8))
 }
-
-func formatDate(_ date: Date?) -> String {
-    guard let date else { return "never" }
-    let formatter = DateFormatter()
-    formatter.locale = Locale(identifier: "en_US_POSIX")
-    formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-    return formatter.string(from: date)
-}

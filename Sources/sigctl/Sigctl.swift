@@ -9,7 +9,7 @@ struct Sigctl: ParsableCommand {
         abstract: "Keep ClamAV signature databases fresh, verified and live.",
         discussion: "The options above also work after the subcommand. See sigctl(1) for the configuration files and exit codes.",
         version: "sigctl \(sigctlVersion) (libclamav \(ClamAV.version))",
-        subcommands: [Setup.self, Update.self, Status.self, Feeds.self, Verify.self, Reload.self, Rollback.self, Test.self, Explain.self, Allow.self, VerifySetChild.self, ScanCorporaChild.self, FreshclamChild.self]
+        subcommands: [Setup.self, Update.self, Status.self, Check.self, Feeds.self, Verify.self, Reload.self, Rollback.self, Test.self, Explain.self, Allow.self, VerifySetChild.self, ScanCorporaChild.self, FreshclamChild.self]
     )
 
     /// The global options given before the subcommand (`sigctl --config X update`).
@@ -29,6 +29,11 @@ struct Sigctl: ParsableCommand {
                 Foundation.exit(code.rawValue)
             }
             if error is ExitCode { Foundation.exit(code.rawValue) }
+            // A monitoring plugin answers every usage error with UNKNOWN on stdout.
+            if firstWord(arguments) == Check._commandName {
+                print("SIGCTL UNKNOWN - " + message(for: error).replacingOccurrences(of: "\n", with: " "))
+                Foundation.exit(HealthLevel.unknown.rawValue)
+            }
             // argument-parser's messages start with a capital; sigctl's do not.
             let text = message(for: error)
             var lines = ["sigctl: error: " + text.prefix(1).lowercased() + text.dropFirst()]

@@ -33,6 +33,8 @@ public struct Settings: Sendable {
     public var detectCorpus: String?
     /// What an unattended `update` prints (and so what cron mails).
     public var report: ReportLevel = .errors
+    /// Where to write the Prometheus textfile after every run (nil: not written).
+    public var metricsTextfile: String?
 
     public init(configDir: String) { self.configDir = configDir }
 }

@@ -74,7 +74,7 @@ public enum ConfigLoader {
     static let settingsKeys: Set<String> = [
         "database_dir", "state_dir", "clamd_conf", "clamd", "sleep", "keep_generations", "connect_timeout",
         "stall_timeout", "max_file_size", "user_agent", "proxy", "verify_memory_limit", "memory_budget", "verify_timeout",
-        "reload_timeout", "max_connections_per_host", "verify_scope", "ham_corpus", "detect_corpus", "report",
+        "reload_timeout", "max_connections_per_host", "verify_scope", "ham_corpus", "detect_corpus", "report", "metrics_textfile",
     ]
 
     private static func readSettings(_ doc: Document, into settings: inout Settings, warnings: inout [String]) throws {
@@ -110,6 +110,12 @@ public enum ConfigLoader {
         if let v = try doc.duration("reload_timeout", in: table) { settings.reloadTimeout = max(1, v) }
         if let v = try doc.int("max_connections_per_host", in: table, range: 1...8) { settings.maxConnectionsPerHost = v }
         if let v = try doc.path("ham_corpus", in: table) { settings.hamCorpus = v }
+        if let v = try doc.path("metrics_textfile", in: table) {
+            guard v.hasSuffix(".prom") else {
+                throw doc.error("metrics_textfile", "must end in .prom, or node_exporter's textfile collector ignores it; found \"\(v)\"")
+            }
+            settings.metricsTextfile = v
+        }
         if let v = try doc.path("detect_corpus", in: table) { settings.detectCorpus = v }
         if let v = try doc.string("report", in: table) {
             guard let level = ReportLevel(rawValue: v) else {

@@ -327,9 +327,5 @@ public final class Fetcher: Sendable {
         return max(0, Int(date.timeIntervalSinceNow.rounded(.up)))
     }
 
-    static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    static func format(_ date: Date) -> String { Timestamp.text(date) }
 }

@@ -42,7 +42,7 @@ extension Outcome {
 
     /// The parts of a message that change from run to run without the problem changing:
     /// durations ("after 12 ms"), timestamps, and long numbers such as ports and sizes.
-    static let varying = try! NSRegularExpression(pattern: "after [0-9]+ ms|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z|[0-9]{4,}")
+    static let varying = try! NSRegularExpression(pattern: "after [0-9]+ ms|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+(Z|[+-][0-9:]+)|[0-9]{4,}")
 
     static func shape(_ text: String?) -> String {
         let text = text ?? ""

@@ -99,8 +99,16 @@ public enum Recorder {
         for feed in report.feeds where planned.contains(feed.name) {
             var feedState = state.feeds[feed.name, default: FeedState()]
             if feed.problems.isEmpty {
-                if feed.status != .not_due { feedState.lastError = nil }
+                if feed.status != .not_due {
+                    feedState.lastError = nil
+                    feedState.lastSuccess = now
+                }
             } else {
+                for problem in feed.problems {
+                    let cause = ErrorCause.classify(problem.status, problem.message).rawValue
+                    feedState.errorTotals = feedState.errorTotals ?? [:]
+                    feedState.errorTotals![cause, default: 0] += problem.files.count
+                }
                 feedState.lastError = feed.problems.map { problem in
                     problem.files.count == 1 ? "\(problem.files[0]): \(problem.message)"
                         : "\(problem.files.count) files (\(problem.files.prefix(4).joined(separator: ", "))\(problem.files.count > 4 ? ", …" : "")): \(problem.message)"
@@ -174,6 +182,9 @@ public enum Recorder {
         state.lastRun = now
         state.memoryFallbackSince = report.memoryFallback == nil ? nil : state.memoryFallbackSince ?? now
         state.lastResult = report.exitCode == 0 ? "ok" : "exit \(report.exitCode)"
+        if report.exitCode == 0 { state.lastSuccess = now }
+        if report.reload.result == .confirmed, let seconds = report.reload.seconds { state.lastReloadSeconds = seconds }
+        if report.reload.failed { state.reloadFailures = (state.reloadFailures ?? 0) + 1 }
         return (state, history)
     }
 

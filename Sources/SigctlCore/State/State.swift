@@ -90,6 +90,10 @@ public struct FeedState: Codable, Sendable {
     public var lastChange: Date?
     public var lastError: String?
     public var lastErrorAt: Date?
+    /// The last check that ended without a problem.
+    public var lastSuccess: Date?
+    /// Problems recorded so far, by cause (see `ErrorCause`), for the metrics' counters.
+    public var errorTotals: [String: Int]?
     public var files: [String: FileState] = [:]
 }
 
@@ -141,6 +145,12 @@ public struct State: Codable, Sendable {
     /// Since when runs check only the changed files for lack of memory (said once, when it starts).
     public var memoryFallbackSince: Date?
     public var lastResult: String?
+    /// The last run that exited 0.
+    public var lastSuccess: Date?
+    /// How long clamd took to show the last set it confirmed.
+    public var lastReloadSeconds: Double?
+    /// Reloads clamd did not confirm, since the state began.
+    public var reloadFailures: Int?
 
     public init() {}
 

@@ -113,6 +113,7 @@ public struct Maintenance {
         // reload and rollback are not update runs.
         next.lastRun = state.lastRun
         next.lastResult = state.lastResult
+        next.lastSuccess = state.lastSuccess
         for (id, status) in history.statuses { try? layout.generations.setStatus(id, status) }
         try StateStore(directory: layout.stateDir).save(next)
         Installer(databaseDir: layout.databaseDir, stateDir: layout.stateDir).commit()
@@ -124,6 +125,8 @@ public struct Maintenance {
         }
         if case .installed(_, .notShown, _) = activation { reload.message = (reload.message ?? "") + "; check clamd's log" }
         let exit: ExitStatus = reload.failed ? .reloadUnconfirmed : .success
+        var notes = notes
+        if let problem = Metrics.write(context: context, config: config) { notes.append(problem) }
         return MaintenanceReport(action: action, generation: next.live?.generation ?? 0, signatures: next.live?.signatures ?? 0,
                                  reload: reload, exitCode: exit.rawValue, notes: notes)
     }

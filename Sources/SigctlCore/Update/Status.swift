@@ -30,9 +30,18 @@ public struct StatusFeed: Codable, Sendable {
     public var interval: Int
     public var lastCheck: Date?
     public var lastChange: Date?
+    /// The last check that ended without a problem.
+    public var lastSuccess: Date?
+    /// When the newest signatures of this feed were made: for official feeds the newest
+    /// database's build time, else the last time one of its files changed.
+    public var newest: Date?
+    /// When the next run will really ask a mirror: the interval, a back-off from every
+    /// mirror, and a cool-down all count.
     public var nextCheck: Date?
     public var backoff: [String]
     public var lastError: String?
+    /// Problems recorded since the state began, by cause (network, http, integrity, …).
+    public var errorTotals: [String: Int]
     public var files: [StatusFile]
 }
 
@@ -58,12 +67,21 @@ public struct StatusReport: Codable, Sendable {
     public var feeds: [StatusFeed]
     public var lastRun: Date?
     public var lastResult: String?
+    /// The last run that exited 0.
+    public var lastSuccess: Date?
+    /// How long clamd took to show the last set it confirmed.
+    public var reloadSeconds: Double?
+    /// Reloads clamd did not confirm, since the state began.
+    public var reloadFailures: Int
     /// Signatures allowed with `sigctl allow`.
     public var allowed: [String: AllowEntry]
     public var warnings: [String]
+    /// The verdict `sigctl check` gives with its default thresholds (set by `status`).
+    public var health: HealthReport?
 
-    /// Reads state (no lock: status is read-only) and asks clamd whether it serves the live canary.
-    public static func gather(context: SigctlContext, config: Configuration) throws -> StatusReport {
+    /// Reads state (no lock: status is read-only) and, with `askClamd`, asks clamd
+    /// whether it serves the live canary.
+    public static func gather(context: SigctlContext, config: Configuration, askClamd: Bool = true) throws -> StatusReport {
         let layout = Layout(settings: config.settings)
         let state = try StateStore(directory: config.settings.stateDir).load()
         var warnings: [String] = []
@@ -76,9 +94,10 @@ public struct StatusReport: Codable, Sendable {
         var report = StatusReport(databaseDir: config.settings.databaseDir, stateDir: config.settings.stateDir,
                                   clamd: config.clamdAddress.map { "\($0)" } ?? "none", live: nil,
                                   generations: layout.generations.all().filter(\.status.isKept).map(\.id), feeds: [],
-                                  lastRun: state.lastRun, lastResult: state.lastResult, allowed: state.allowed ?? [:],
+                                  lastRun: state.lastRun, lastResult: state.lastResult, lastSuccess: state.lastSuccess,
+                                  reloadSeconds: state.lastReloadSeconds, reloadFailures: state.reloadFailures ?? 0, allowed: state.allowed ?? [:],
                                   warnings: warnings)
-        let clamd = config.clamdAddress.map { context.clamd($0) }
+        let clamd = askClamd ? config.clamdAddress.map { context.clamd($0) } : nil
         if let clamd {
             do {
                 report.clamdVersion = try clamd.version(deadline: context.clock.now().addingTimeInterval(10))
@@ -98,9 +117,9 @@ public struct StatusReport: Codable, Sendable {
         let now = context.clock.now()
         for feed in config.feeds {
             let feedState = state.feeds[feed.name]
-            let backoff = Set(feed.mirrors.map(Fetcher.host(of:))).sorted().compactMap { host in
-                state.backoff(forHost: host, now: now).map { "\(host) until \(Fetcher.format($0.until)) (HTTP \($0.status))" }
-            }
+            let hosts = Set(feed.mirrors.map(Fetcher.host(of:))).sorted()
+            let backoffs = hosts.compactMap { host in state.backoff(forHost: host, now: now).map { (host, $0) } }
+            let backoff = backoffs.map { "\($0.0) until \(Fetcher.format($0.1.until)) (HTTP \($0.1.status))" }
             let files = feed.files.map { file in
                 let fileState = feedState?.files[file.name]
                 return StatusFile(name: file.name, risk: file.risk.rawValue, enabled: file.enabled,
@@ -121,11 +140,20 @@ public struct StatusReport: Codable, Sendable {
                 }
             }
             let coolDown = state.coolDowns?[feed.name].flatMap { $0 > now ? $0 : nil }
+            // A feed is asked again when its interval has passed, but not before one of its
+            // mirrors' back-offs ends (when all of them back off) or its cool-down ends.
+            var next = feedState?.lastCheck?.addingTimeInterval(TimeInterval(feed.interval)) ?? now
+            if !hosts.isEmpty, backoffs.count == hosts.count, let first = backoffs.map(\.1.until).min() { next = max(next, first) }
+            if let coolDown { next = max(next, coolDown) }
+            let newest = databases?.compactMap(\.built).max()
+                ?? feedState?.files.values.compactMap(\.lastChange).max() ?? feedState?.lastChange
             report.feeds.append(StatusFeed(name: feed.name, databases: databases, coolDownUntil: coolDown,
                                            enabled: feed.enabled, interval: feed.interval,
                                            lastCheck: feedState?.lastCheck, lastChange: feedState?.lastChange,
-                                           nextCheck: feed.enabled ? feedState?.lastCheck?.addingTimeInterval(TimeInterval(feed.interval)) : nil,
-                                           backoff: backoff, lastError: feedState?.lastError, files: files))
+                                           lastSuccess: feedState?.lastSuccess, newest: newest,
+                                           nextCheck: feed.enabled ? max(next, now) : nil,
+                                           backoff: backoff, lastError: feedState?.lastError,
+                                           errorTotals: feedState?.errorTotals ?? [:], files: files))
         }
         return report
     }

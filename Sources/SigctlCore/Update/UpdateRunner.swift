@@ -87,6 +87,7 @@ public struct UpdateRunner {
         let indexing = context.clock.now()
         NameIndexes(layout: layout, log: context.log).refresh()
         report.phases["index"] = context.clock.now().timeIntervalSince(indexing)
+        if let problem = Metrics.write(context: context, config: config) { report.errors.append(problem) }
         return report
     }
 

@@ -1,0 +1,15 @@
+import Foundation
+
+/// The one way sigctl writes a time for people: ISO 8601 in local time with the zone's
+/// offset ("2026-11-23T16:05:09+01:00"), so times in one screen or log compare directly.
+public enum Timestamp {
+    public static func text(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone.current
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    /// `text`, or "never".
+    public static func text(_ date: Date?) -> String { date.map(text) ?? "never" }
+}
