@@ -251,8 +251,8 @@ def main():
         median = lambda values: statistics.median(values)
         walls = [c[0] - c[2]["phases"].get("index", 0) for c in changes]  # upstream to confirmed
         children = [c[2].get("verification") or {} for c in changes]
-        child_times = [c.get("loadSeconds", 0) + c.get("compileSeconds", 0) for c in children]
-        child_peaks = [c.get("peakRSSMiB", 0) for c in children]
+        child_times = [c.get("load_seconds", 0) + c.get("compile_seconds", 0) for c in children]
+        child_peaks = [c.get("peak_rss_mib", 0) for c in children]
         host_peaks = [c[1].peak_host for c in changes]
         wall, change, report = changes[len(changes) // 2]
         wall = median(walls)
@@ -306,9 +306,9 @@ def main():
             gated_wall, sample, corpora, gphases = gated
             print(f"the change back, with ham_corpus ({corpora.get('messages', 0)} messages): {gated_wall:.1f} s "
                   f"(verify {gphases.get('verify', 0):.1f} s incl. the gate)")
-            print(f"  corpus child: {corpora.get('mode')}; {corpora.get('changedNames', 0):,} changed names, "
-                  f"{corpora.get('deltaLines', 0):,} lines in the small engines, {corpora.get('flagged', 0)} messages flagged, "
-                  f"{corpora.get('wholeLoads', 0)} whole loads; {corpora.get('seconds', 0):.1f} s, peak {corpora.get('peakRSSMiB', 0)} MiB")
+            print(f"  corpus child: {corpora.get('mode')}; {corpora.get('changed_names', 0):,} changed names, "
+                  f"{corpora.get('delta_lines', 0):,} lines in the small engines, {corpora.get('flagged', 0)} messages flagged, "
+                  f"{corpora.get('whole_loads', 0)} whole loads; {corpora.get('seconds', 0):.1f} s, peak {corpora.get('peak_rss_mib', 0)} MiB")
             print(f"  sigctl tree peak {sample.peak_tree:.0f} MiB; host peak {sample.peak_host:.0f} MiB "
                   f"= {sample.peak_host / reload_peak:.2f} x clamd's own reload peak")
             print(f"  gated update wall / (bare load + clamd reload) {gated_wall / (bare_seconds + reload_seconds):.2f}")

@@ -22,6 +22,16 @@ struct Allow: ParsableCommand {
     @Flag(help: "Remove the signature from the allow list instead.")
     var remove = false
 
+    @OptionGroup var output: OutputOptions
+
+    /// `--json`: what changed, and the update run that installed it.
+    struct Outcome: Encodable {
+        var signature: String
+        var action: String
+        var changed: Bool
+        var update: UpdateReport
+    }
+
     func validate() throws {
         guard !signature.isEmpty, !signature.contains(":"), !signature.contains(where: \.isWhitespace) else {
             throw ValidationError("'\(signature)' is not a signature name")
@@ -30,7 +40,7 @@ struct Allow: ParsableCommand {
 
     func run() throws {
         let log = global.log
-        try execute(log) {
+        try execute(log, json: output.json) {
             let config = try global.load(log)
             let name = definedName(signature)
             var options = UpdateOptions()
@@ -46,7 +56,9 @@ struct Allow: ParsableCommand {
             for feed in report.feeds {
                 for problem in feed.problems { log.error(Update.describe(problem, feed: feed.name)) }
             }
-            if report.installed {
+            if output.json {
+                try printJSON(Outcome(signature: name, action: remove ? "remove" : "allow", changed: report.installed, update: report))
+            } else if report.installed {
                 let proof = report.reload.result == .confirmed ? "; clamd confirmed it" : report.reload.result == .skipped ? "; clamd not contacted" : ""
                 print("\(remove ? "removed \(name) from" : "allowed \(name) in") sigctl's allow list; set \(report.generation ?? 0) installed\(proof)")
             } else if report.exitCode == 0 {

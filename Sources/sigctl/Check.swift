@@ -26,8 +26,8 @@ struct Check: ParsableCommand {
     @Option(help: ArgumentHelp("Critical when the last successful update run is this long ago.", valueName: "duration"))
     var runCritical = "1d"
 
-    @Flag(help: "Print JSON.")
-    var json = false
+    @OptionGroup var output: OutputOptions
+    var json: Bool { output.json }
 
     func validate() throws {
         for (name, value) in [("--age-warning", ageWarning), ("--age-critical", ageCritical), ("--run-warning", runWarning), ("--run-critical", runCritical)]

@@ -15,12 +15,12 @@ struct Explain: ParsableCommand {
     @Argument(help: "The signature name, as reported (a trailing .UNOFFICIAL is ignored).")
     var signature: String
 
-    @Flag(help: "Print JSON.")
-    var json = false
+    @OptionGroup var output: OutputOptions
+    var json: Bool { output.json }
 
     func run() throws {
         let log = global.log
-        try execute(log) {
+        try execute(log, json: json) {
             let config = try global.load(log)
             let explanation = try SignatureLookup.explain(signature, config: config)
             let defined = explanation.definitions.contains { !$0.allowList }

@@ -11,12 +11,18 @@ struct Feeds: ParsableCommand {
     /// The global options, given before or after the subcommand.
     var global: GlobalOptions { options.merged(with: parent.global) }
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
         let log = global.log
-        try execute(log) {
+        try execute(log, json: output.json) {
             let config = try global.load(log)
             if config.feeds.isEmpty {
                 log.warning("no feeds in \(config.settings.configDir)/feeds.d")
+            }
+            if output.json {
+                struct Listing: Encodable { var feeds: [FeedListing] }
+                return try printJSON(Listing(feeds: config.feeds.map(FeedListing.init)))
             }
             for feed in config.feeds {
                 if let official = feed.official {

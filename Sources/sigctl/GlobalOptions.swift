@@ -42,23 +42,34 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Runs a command body and turns sigctl's errors into one line on stderr and the documented exit code.
-func execute(_ log: Log, _ body: () throws -> Void) throws {
+/// Runs a command body and turns sigctl's errors into one line on stderr and the
+/// documented exit code; with `json`, also into an error document on stdout, so a
+/// script reading stdout always gets JSON.
+func execute(_ log: Log, json: Bool = false, _ body: () throws -> Void) throws {
     do {
         try body()
-    } catch let error as UserFacingError {
-        log.error(error.description)
-        throw ExitCode(error.exitStatus.rawValue)
     } catch let error as ExitCode {
         throw error
     } catch {
-        log.error("\(error)")
-        throw ExitCode(ExitStatus.failed.rawValue)
+        let problem = error as? UserFacingError
+        let status = problem?.exitStatus ?? .failed
+        log.error(problem?.description ?? "\(error)")
+        if json { printJSONError(problem?.summary ?? "\(error)", hint: problem?.hint, exit: status.rawValue) }
+        throw ExitCode(status.rawValue)
     }
 }
 
-/// Prints a value as JSON on stdout.
+/// Prints a value on stdout in sigctl's JSON schema.
 func printJSON<T: Encodable>(_ value: T) throws {
-    let data = try JSONEncoder.sigctl.encode(value)
-    FileHandle.standardOutput.write(data + Data("\n".utf8))
+    FileHandle.standardOutput.write(try JSONOutput.encode(value))
+}
+
+func printJSONError(_ message: String, hint: String?, exit: Int32) {
+    FileHandle.standardOutput.write(JSONOutput.error(message, hint: hint, exitCode: exit))
+}
+
+/// `--json`, for every command that prints a result.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Print JSON in sigctl's schema (see JSON OUTPUT in sigctl(1)); errors too.")
+    var json = false
 }

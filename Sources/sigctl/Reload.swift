@@ -11,12 +11,12 @@ struct Reload: ParsableCommand {
     /// The global options, given before or after the subcommand.
     var global: GlobalOptions { options.merged(with: parent.global) }
 
-    @Flag(help: "Print JSON.")
-    var json = false
+    @OptionGroup var output: OutputOptions
+    var json: Bool { output.json }
 
     func run() throws {
         let log = global.log
-        try execute(log) {
+        try execute(log, json: json) {
             let config = try global.load(log)
             let report = try Maintenance(context: global.context(log), config: config).reload()
             try show(report, json: json, log: log)

@@ -15,12 +15,12 @@ struct Rollback: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The set to restore.", valueName: "N"))
     var to: Int?
 
-    @Flag(help: "Print JSON.")
-    var json = false
+    @OptionGroup var output: OutputOptions
+    var json: Bool { output.json }
 
     func run() throws {
         let log = global.log
-        try execute(log) {
+        try execute(log, json: json) {
             let config = try global.load(log)
             let report = try Maintenance(context: global.context(log), config: config).rollback(to: to)
             try show(report, json: json, log: log)

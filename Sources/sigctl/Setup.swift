@@ -36,12 +36,12 @@ struct Setup: ParsableCommand {
     @Flag(help: "Print the cron file setup would install, and change nothing.")
     var printCron = false
 
-    @Flag(help: "Print JSON.")
-    var json = false
+    @OptionGroup var output: OutputOptions
+    var json: Bool { output.json }
 
     func run() throws {
         let log = global.log
-        try execute(log) {
+        try execute(log, json: json) {
             let config = try global.load(log)
             if printCron {
                 return print(CronFile.render(user: user ?? CronFile.defaultUser(stateDir: config.settings.stateDir),

@@ -12,12 +12,12 @@ struct Status: ParsableCommand {
     /// The global options, given before or after the subcommand.
     var global: GlobalOptions { options.merged(with: parent.global) }
 
-    @Flag(help: "Print JSON.")
-    var json = false
+    @OptionGroup var output: OutputOptions
+    var json: Bool { output.json }
 
     func run() throws {
         let log = global.log
-        try execute(log) {
+        try execute(log, json: json) {
             let config = try global.load(log)
             var report = try StatusReport.gather(context: global.context(log), config: config)
             let health = HealthCheck.evaluate(report, thresholds: HealthThresholds(), now: Date())
@@ -51,14 +51,14 @@ struct Status: ParsableCommand {
             print("live set:     none installed by sigctl yet")
         }
         print("kept sets:    \(report.generations.map(String.init).joined(separator: ", "))")
-        print("last run:     \(Timestamp.text(report.lastRun))\(report.lastResult.map { " (\($0))" } ?? ""), last success \(Timestamp.text(report.lastSuccess))")
+        print("last run:     \(Timestamp.text(report.lastRun))\(report.lastExitCode.map { $0 == 0 ? " (ok)" : " (exit \($0))" } ?? ""), last success \(Timestamp.text(report.lastSuccess))")
         for (name, entry) in report.allowed.sorted(by: { $0.key < $1.key }) {
             print("allowed:      \(name) (by \(entry.by) at \(Timestamp.text(entry.at))\(entry.reason.map { ": \($0)" } ?? ""))")
         }
         for feed in report.feeds {
             print("")
             print("\(feed.name)\(feed.enabled ? "" : " (disabled)"): checked \(Timestamp.text(feed.lastCheck)), changed \(Timestamp.text(feed.lastChange)), next check \(feed.enabled ? Timestamp.text(feed.nextCheck ?? Date()) : "-")")
-            for entry in feed.backoff { print("  backing off: \(entry)") }
+            for entry in feed.backoff { print("  backing off: \(entry.text)") }
             if let until = feed.coolDownUntil { print("  on cool-down until \(Timestamp.text(until)): libfreshclam sends nothing before then") }
             for database in feed.databases ?? [] {
                 if let file = database.file {

@@ -38,8 +38,8 @@ struct Test: ParsableCommand {
     @Option(help: ArgumentHelp("Scanning threads (default: all cores).", valueName: "N"))
     var jobs: Int?
 
-    @Flag(help: "Print JSON Lines: one object per message, then a summary object.")
-    var json = false
+    @OptionGroup var output: OutputOptions
+    var json: Bool { output.json }
 
     @Option(help: ArgumentHelp("clean: fail (exit 1) and list messages that are detected; detected: fail and list messages that are clean.", valueName: "clean|detected"))
     var expect: Expectation?
@@ -55,7 +55,7 @@ struct Test: ParsableCommand {
 
     func run() throws {
         let log = global.log
-        try execute(log) {
+        try execute(log, json: json) {
             let config: Configuration?
             if db == nil {
                 do {
@@ -91,7 +91,7 @@ struct Test: ParsableCommand {
                     }
                 }
                 if asJSON {
-                    FileHandle.standardOutput.write((try? JSONEncoder.lines.encode(result)).map { $0 + Data("\n".utf8) } ?? Data())
+                    FileHandle.standardOutput.write((try? JSONOutput.encode(result, lines: true)) ?? Data())
                 } else {
                     Test.printText(result)
                 }
@@ -109,7 +109,7 @@ struct Test: ParsableCommand {
             summary.errors = counts.errors
             summary.hitsPerFeed = counts.hitsPerFeed
             if asJSON {
-                FileHandle.standardOutput.write(((try? JSONEncoder.lines.encode(["summary": summary])) ?? Data()) + Data("\n".utf8))
+                FileHandle.standardOutput.write((try? JSONOutput.encode(["summary": summary], lines: true)) ?? Data())
             } else {
                 Test.printSummary(summary)
                 if let expectation, !unexpected.isEmpty {
@@ -144,14 +144,5 @@ struct Test: ParsableCommand {
             print("hits per feed: " + summary.hitsPerFeed.sorted { $0.value > $1.value || $0.value == $1.value && $0.key < $1.key }
                 .map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
-    }
-}
-
-extension JSONEncoder {
-    /// Compact, sorted keys: one JSON object per line.
-    static var lines: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
     }
 }

@@ -26,12 +26,12 @@ struct Update: ParsableCommand {
     @Flag(help: "Accept files whose signature count collapsed, and ignore stored ETag and Last-Modified.")
     var force = false
 
-    @Flag(help: "Print one JSON object with per-feed and per-file status.")
-    var json = false
+    @OptionGroup var output: OutputOptions
+    var json: Bool { output.json }
 
     func run() throws {
         let log = global.log
-        try execute(log) {
+        try execute(log, json: json) {
             // Unattended (cron, a timer): say what changed only if asked, repeat config
             // warnings once a day, and take a lock held by another run quietly.
             let unattended = !Terminal.stdinIsTTY && log.level < .verbose
@@ -51,7 +51,9 @@ struct Update: ParsableCommand {
             do {
                 report = try UpdateRunner(context: global.context(log), config: config, options: options).run()
             } catch let error as LockHeldError where unattended {
+                // Quiet on stderr (cron would mail it), but a --json reader still gets a document.
                 log.info(error.description)
+                if json { printJSONError(error.summary, hint: error.hint, exit: error.exitStatus.rawValue) }
                 throw ExitCode(error.exitStatus.rawValue)
             }
             // The change lines go to syslog (with --syslog) always, to stdout when asked.

@@ -15,21 +15,40 @@ struct Verify: ParsableCommand {
     @Argument(help: "Database files or directories.")
     var paths: [String]
 
+    @OptionGroup var output: OutputOptions
+
+    /// One path's result in `--json`.
+    struct Checked: Encodable {
+        var path: String
+        var ok: Bool
+        var signatures: Int?
+        var loadSeconds: Double?
+        var compileSeconds: Double?
+        var error: String?
+    }
+
     func run() throws {
         let log = global.log
-        try execute(log) {
+        try execute(log, json: output.json) {
             let checker = try PathVerifier(context: global.context(log), config: try? global.load(log, showWarnings: false))
-            var failed = false
-            for path in paths {
+            let checked = paths.map { path in
                 let result = checker.verify(path)
-                if let error = result.error {
-                    failed = true
-                    print("\(path): FAILED: \(error)")
-                } else {
-                    print("\(path): OK, \(result.signatures) signatures (load \(String(format: "%.2f", result.loadSeconds))s, compile \(String(format: "%.2f", result.compileSeconds))s)")
+                let ok = result.error == nil
+                return Checked(path: path, ok: ok, signatures: ok ? result.signatures : nil, loadSeconds: ok ? result.loadSeconds : nil,
+                               compileSeconds: ok ? result.compileSeconds : nil, error: result.error)
+            }
+            if output.json {
+                try printJSON(["paths": checked])
+            } else {
+                for result in checked {
+                    if let error = result.error {
+                        print("\(result.path): FAILED: \(error)")
+                    } else {
+                        print("\(result.path): OK, \(result.signatures ?? 0) signatures (load \(String(format: "%.2f", result.loadSeconds ?? 0))s, compile \(String(format: "%.2f", result.compileSeconds ?? 0))s)")
+                    }
                 }
             }
-            if failed { throw ExitCode(ExitStatus.failed.rawValue) }
+            if checked.contains(where: { !$0.ok }) { throw ExitCode(ExitStatus.failed.rawValue) }
         }
     }
 }

@@ -114,7 +114,7 @@ import Testing
         #expect(result.stdout.contains(sigs.lines[1]))
         #expect(result.stdout.contains("allowed: no"))
         let json = try box.sigctl(["explain", "--json", "Test.Explain-3"])
-        let decoded = try JSONDecoder.sigctl.decode(Explanation.self, from: Data(json.stdout.utf8))
+        let decoded = try JSONDecoder.output.decode(Explanation.self, from: Data(json.stdout.utf8))
         #expect(decoded.feed == "f")
         #expect(decoded.definitions.first?.line == 3)
         let missing = try box.sigctl(["explain", "No.Such.Signature"])

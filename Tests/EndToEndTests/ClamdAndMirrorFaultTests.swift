@@ -25,7 +25,7 @@ import Testing
             #expect(try box.state().live?.generation == 1)
         }
         try box.writeSettings()
-        let status = try JSONDecoder.sigctl.decode(StatusReport.self, from: Data(try box.sigctl(["status", "--json"]).stdout.utf8))
+        let status = try JSONDecoder.output.decode(StatusReport.self, from: Data(try box.sigctl(["status", "--json"]).stdout.utf8))
         #expect(status.generations == [1], "only the set clamd confirmed is kept")
 
         // A good set again, then back to the last one clamd confirmed.
@@ -106,7 +106,7 @@ import Testing
         let reload = try box.sigctl(["reload"])
         #expect(reload.status == 3, "\(reload.stderr)")
         #expect(Generations(stateDir: box.stateDir).manifest(1)?.status == .confirmed)
-        let status = try JSONDecoder.sigctl.decode(StatusReport.self, from: Data(try box.sigctl(["status", "--json"]).stdout.utf8))
+        let status = try JSONDecoder.output.decode(StatusReport.self, from: Data(try box.sigctl(["status", "--json"]).stdout.utf8))
         #expect(status.generations == [1])
         try box.clamd.start()
         let (up, _) = try box.update()

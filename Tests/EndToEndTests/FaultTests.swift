@@ -37,7 +37,7 @@ import Testing
             box.noStagingDebris()
             #expect(!FileManager.default.fileExists(atPath: box.stateDir + "/install-journal.json"), "\(stage)")
             let kept = try box.sigctl(["status", "--json"])
-            let status = try JSONDecoder.sigctl.decode(StatusReport.self, from: Data(kept.stdout.utf8))
+            let status = try JSONDecoder.output.decode(StatusReport.self, from: Data(kept.stdout.utf8))
             #expect(status.generations.contains(status.live?.generation ?? -1), "\(stage): the live set is kept")
         }
         // After eleven crashes the history holds only sets clamd confirmed, and rollback works.

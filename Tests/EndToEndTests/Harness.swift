@@ -360,7 +360,7 @@ final class Sandbox {
     /// `sigctl update --json`, decoded.
     func update(_ extra: [String] = []) throws -> (RunResult, UpdateReport?) {
         let result = try sigctl(["update", "--json"] + extra)
-        let report = try? JSONDecoder.sigctl.decode(UpdateReport.self, from: Data(result.stdout.utf8))
+        let report = try? JSONDecoder.output.decode(UpdateReport.self, from: Data(result.stdout.utf8))
         return (result, report)
     }
 

@@ -64,7 +64,7 @@ import Testing
         #expect(statusWaiting.status == 1)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(statusWaiting.stdout.utf8)) as? [String: Any])
         let feed = try #require((json["feeds"] as? [[String: Any]])?.first)
-        let next = try #require((feed["nextCheck"] ?? feed["next_check"]) as? String)
+        let next = try #require(feed["next_check"] as? String)
         let until = try #require(try box.state().hosts["127.0.0.1:\(box.mirror.port)"]?.until)
         let nextDate = try #require(ISO8601DateFormatter().date(from: next))
         #expect(abs(nextDate.timeIntervalSince(until)) < 1, "next check \(next) is the back-off's end \(until)")

@@ -30,7 +30,7 @@ import Testing
     }
 
     func lines(_ result: RunResult) throws -> [Line] {
-        try result.stdout.split(separator: "\n").map { try JSONDecoder.sigctl.decode(Line.self, from: Data($0.utf8)) }
+        try result.stdout.split(separator: "\n").map { try JSONDecoder.output.decode(Line.self, from: Data($0.utf8)) }
     }
 
     @Test func partsFormatsAndOrder() throws {

@@ -24,7 +24,7 @@ import Testing
     }
 
     func report(live: Bool = true, clamdError: String? = nil, serves: Bool? = true, lastSuccess: Date?, newest: Date?,
-                backoff: [String] = [], now: Date) -> StatusReport {
+                backoff: [StatusBackoff] = [], now: Date) -> StatusReport {
         let feed = StatusFeed(name: "f", databases: nil, coolDownUntil: nil, enabled: true, interval: 3600,
                               lastCheck: now, lastChange: newest, lastSuccess: lastSuccess, newest: newest, nextCheck: now,
                               backoff: backoff, lastError: nil, errorTotals: [:], files: [])
@@ -32,7 +32,7 @@ import Testing
                              canary: "Sigctl.Canary.4", clamdServesItNow: serves)
         return StatusReport(databaseDir: "/db", stateDir: "/state", clamd: "unix:/s", clamdVersion: clamdError == nil ? "ClamAV 1.4.6" : nil,
                             clamdError: clamdError, live: live ? set : nil, generations: [4], feeds: [feed], lastRun: lastSuccess,
-                            lastResult: "ok", lastSuccess: lastSuccess, reloadSeconds: 1.5, reloadFailures: 0, allowed: [:], warnings: [])
+                            lastExitCode: 0, lastSuccess: lastSuccess, reloadSeconds: 1.5, reloadFailures: 0, allowed: [:], warnings: [])
     }
 
     @Test func levelsFollowThresholds() {
@@ -45,7 +45,7 @@ import Testing
         #expect(oldRun.level == .warning && oldRun.summary == "the last successful run was 7h ago")
         let oldSigs = HealthCheck.evaluate(report(lastSuccess: now, newest: now - 8 * 86_400, now: now), thresholds: thresholds, now: now)
         #expect(oldSigs.level == .critical && oldSigs.summary == "f: the newest signatures are 8d old")
-        let notServed = HealthCheck.evaluate(report(serves: false, lastSuccess: now, newest: now, backoff: ["h until t (HTTP 429)"], now: now),
+        let notServed = HealthCheck.evaluate(report(serves: false, lastSuccess: now, newest: now, backoff: [StatusBackoff(host: "h", until: now, httpStatus: 429)], now: now),
                                              thresholds: thresholds, now: now)
         #expect(notServed.level == .critical && notServed.findings.map(\.level) == [.critical, .warning])
         #expect(HealthCheck.pluginText(notServed).split(separator: "\n").count == 3, "status line, then one line per finding")

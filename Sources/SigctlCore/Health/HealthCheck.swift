@@ -14,6 +14,20 @@ public enum HealthLevel: Int32, Codable, Sendable, Comparable {
     }
 
     public static func < (a: HealthLevel, b: HealthLevel) -> Bool { a.rawValue < b.rawValue }
+
+    // In JSON a level is its name ("warning"), like every other enum sigctl prints.
+    public init(from decoder: Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let level = [HealthLevel.ok, .warning, .critical, .unknown].first(where: { $0.label.lowercased() == name }) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown level \(name)"))
+        }
+        self = level
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(label.lowercased())
+    }
 }
 
 /// When an age becomes a warning or critical.
@@ -98,7 +112,7 @@ public enum HealthCheck {
                 "the last successful run was \($0) ago"
             }
         } else if report.lastRun != nil {
-            add(.critical, "no run has succeeded yet (last: \(report.lastResult ?? "?"))")
+            add(.critical, "no run has succeeded yet (the last exited \(report.lastExitCode.map(String.init) ?? "?"))")
         }
 
         // Feeds.
@@ -110,7 +124,7 @@ public enum HealthCheck {
                 }
             }
             if let error = feed.lastError { add(.warning, "\(feed.name): \(error)") }
-            for entry in feed.backoff { add(.warning, "\(feed.name): backing off from \(entry)") }
+            for entry in feed.backoff { add(.warning, "\(feed.name): backing off from \(entry.text)") }
             if let until = feed.coolDownUntil { add(.warning, "\(feed.name): the mirror's cool-down lasts until \(Timestamp.text(until))") }
             backoffs += feed.backoff.count + (feed.coolDownUntil == nil ? 0 : 1)
         }

@@ -25,7 +25,7 @@ public enum Metrics {
         single("sigctl_metrics_timestamp_seconds", "gauge", "When sigctl wrote this file.", seconds(now))
         single("sigctl_last_run_timestamp_seconds", "gauge", "When the last update run ended.", seconds(report.lastRun))
         single("sigctl_last_run_exit_code", "gauge", "The exit code of the last update run (0 success, 1 partial, 2 failed, 3 clamd did not confirm).",
-               report.lastResult.map { $0 == "ok" ? 0 : Double($0.split(separator: " ").last.flatMap { Int($0) } ?? 2) })
+               report.lastExitCode.map(Double.init))
         single("sigctl_last_success_timestamp_seconds", "gauge", "When the last update run that exited 0 ended.", seconds(report.lastSuccess))
         single("sigctl_live_generation", "gauge", "The number of the live signature set.", report.live.map { Double($0.generation) })
         single("sigctl_live_signatures", "gauge", "Signatures libclamav loaded from the live set's directory.", report.live.map { Double($0.signatures) })

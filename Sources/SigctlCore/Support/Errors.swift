@@ -18,6 +18,15 @@ public enum ExitStatus: Int32, Sendable, Codable {
 /// An error with everything the admin needs: what happened and what to do.
 public protocol UserFacingError: Error, CustomStringConvertible {
     var exitStatus: ExitStatus { get }
+    /// What went wrong, without the hint.
+    var summary: String { get }
+    /// What to do about it, if there is something to say.
+    var hint: String? { get }
+}
+
+extension UserFacingError {
+    public var summary: String { description }
+    public var hint: String? { nil }
 }
 
 /// A malformed or inconsistent configuration file.
@@ -65,6 +74,8 @@ public struct CommandError: UserFacingError, Sendable {
         self.hint = hint
         self.exitStatus = exit
     }
+
+    public var summary: String { message }
 
     public var description: String {
         hint.map { "\(message); \($0)" } ?? message

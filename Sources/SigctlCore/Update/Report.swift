@@ -36,7 +36,10 @@ public struct ProblemReport: Codable, Sendable, Equatable {
     public var files: [String]
     public var message: String
     /// The same problem was already printed in the last day: unattended runs keep quiet about it.
+    /// Internal to one run: not part of the JSON schema.
     public var repeated: Bool? = nil
+
+    enum CodingKeys: String, CodingKey { case status, files, message }
 }
 
 public struct FeedReport: Codable, Sendable {
@@ -131,13 +134,13 @@ public struct VerificationSummary: Codable, Sendable {
     public var loadSeconds: Double
     public var compileSeconds: Double
     /// Peak resident memory of the child, in MiB.
-    public var peakRSSMiB: Int
+    public var peakRssMib: Int
 
     init(_ report: VerifyReport) {
         signatures = report.signatures
         loadSeconds = report.loadSeconds
         compileSeconds = report.compileSeconds
-        peakRSSMiB = report.peakRSSKiB >> 10
+        peakRssMib = report.peakRSSKiB >> 10
     }
 }
 
@@ -152,7 +155,7 @@ public struct CorpusSummary: Codable, Sendable {
     public var deltaLines: Int
     public var wholeLoads: Int
     public var seconds: Double
-    public var peakRSSMiB: Int
+    public var peakRssMib: Int
 
     init(_ report: CorpusScanReport) {
         mode = report.corpora.allSatisfy { $0.mode == "delta" } ? "delta" : "whole"
@@ -162,6 +165,6 @@ public struct CorpusSummary: Codable, Sendable {
         deltaLines = report.deltaLines
         wholeLoads = report.wholeLoads
         seconds = report.seconds
-        peakRSSMiB = report.peakRSSKiB >> 10
+        peakRssMib = report.peakRSSKiB >> 10
     }
 }

@@ -38,11 +38,20 @@ public struct StatusFeed: Codable, Sendable {
     /// When the next run will really ask a mirror: the interval, a back-off from every
     /// mirror, and a cool-down all count.
     public var nextCheck: Date?
-    public var backoff: [String]
+    public var backoff: [StatusBackoff]
     public var lastError: String?
     /// Problems recorded since the state began, by cause (network, http, integrity, …).
     public var errorTotals: [String: Int]
     public var files: [StatusFile]
+}
+
+/// A mirror host sigctl sends nothing to until `until`, because it answered `httpStatus`.
+public struct StatusBackoff: Codable, Sendable {
+    public var host: String
+    public var until: Date
+    public var httpStatus: Int
+
+    public var text: String { "\(host) until \(Timestamp.text(until)) (HTTP \(httpStatus))" }
 }
 
 public struct StatusLive: Codable, Sendable {
@@ -66,7 +75,8 @@ public struct StatusReport: Codable, Sendable {
     public var generations: [Int]
     public var feeds: [StatusFeed]
     public var lastRun: Date?
-    public var lastResult: String?
+    /// The last update run's exit code (nil before the first).
+    public var lastExitCode: Int32?
     /// The last run that exited 0.
     public var lastSuccess: Date?
     /// How long clamd took to show the last set it confirmed.
@@ -94,7 +104,8 @@ public struct StatusReport: Codable, Sendable {
         var report = StatusReport(databaseDir: config.settings.databaseDir, stateDir: config.settings.stateDir,
                                   clamd: config.clamdAddress.map { "\($0)" } ?? "none", live: nil,
                                   generations: layout.generations.all().filter(\.status.isKept).map(\.id), feeds: [],
-                                  lastRun: state.lastRun, lastResult: state.lastResult, lastSuccess: state.lastSuccess,
+                                  lastRun: state.lastRun,
+                                  lastExitCode: state.lastResult.map { $0 == "ok" ? 0 : Int32($0.split(separator: " ").last ?? "") ?? 2 }, lastSuccess: state.lastSuccess,
                                   reloadSeconds: state.lastReloadSeconds, reloadFailures: state.reloadFailures ?? 0, allowed: state.allowed ?? [:],
                                   warnings: warnings)
         let clamd = askClamd ? config.clamdAddress.map { context.clamd($0) } : nil
@@ -119,7 +130,7 @@ public struct StatusReport: Codable, Sendable {
             let feedState = state.feeds[feed.name]
             let hosts = Set(feed.mirrors.map(Fetcher.host(of:))).sorted()
             let backoffs = hosts.compactMap { host in state.backoff(forHost: host, now: now).map { (host, $0) } }
-            let backoff = backoffs.map { "\($0.0) until \(Fetcher.format($0.1.until)) (HTTP \($0.1.status))" }
+            let backoff = backoffs.map { StatusBackoff(host: $0.0, until: $0.1.until, httpStatus: $0.1.status) }
             let files = feed.files.map { file in
                 let fileState = feedState?.files[file.name]
                 return StatusFile(name: file.name, risk: file.risk.rawValue, enabled: file.enabled,

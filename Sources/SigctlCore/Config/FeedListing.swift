@@ -1,0 +1,44 @@
+import Foundation
+
+/// One configured feed as `sigctl feeds --json` prints it (mirrors redacted).
+public struct FeedListing: Encodable, Sendable {
+    public struct File: Encodable, Sendable {
+        public var name: String
+        public var risk: String
+        public var enabled: Bool
+        public var compressed: String?
+        public var url: String?
+    }
+
+    public var name: String
+    public var kind: String
+    public var enabled: Bool
+    public var interval: Int
+    public var integrity: String?
+    public var gpgFingerprint: String?
+    public var mirrors: [String]
+    /// Official feeds: the databases, the DNS name and whether the mirror is private.
+    public var databases: [String]?
+    public var dns: String?
+    public var privateMirror: Bool?
+    public var maySilence: Bool
+    public var mayConfigure: Bool
+    public var files: [File]
+
+    public init(_ feed: Feed) {
+        name = feed.name
+        kind = feed.official == nil ? "http" : "official"
+        enabled = feed.enabled
+        interval = feed.interval
+        integrity = feed.official == nil ? feed.integrity.rawValue : nil
+        gpgFingerprint = feed.gpgFingerprint
+        mirrors = feed.mirrors.map(Redact.url)
+        databases = feed.official?.databases
+        dns = feed.official?.dns
+        privateMirror = feed.official?.privateMirror
+        maySilence = feed.maySilence
+        mayConfigure = feed.mayConfigure
+        files = feed.files.map { File(name: $0.name, risk: $0.risk.rawValue, enabled: $0.enabled,
+                                      compressed: $0.gzip ? "gzip" : nil, url: $0.url.map(Redact.url)) }
+    }
+}
