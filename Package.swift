@@ -53,7 +53,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["SigctlCore"],
-            resources: []
+            // Read in place by JSONSchemaTests, by path.
+            exclude: ["Golden"]
         ),
     ],
     swiftLanguageModes: [.v6]

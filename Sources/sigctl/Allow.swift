@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SigctlCore
 
-struct Allow: ParsableCommand {
+struct Allow: Subcommand {
     static let configuration = CommandConfiguration(
         abstract: "Stop a signature from firing: add it to sigctl's allow list (sigctl-allow.ign2), verified, installed and proven like any update.",
         discussion: "The entry survives feed updates. `sigctl allow --remove NAME` takes it out again. Exit codes as for update."
@@ -10,8 +10,6 @@ struct Allow: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @ParentCommand var parent: Sigctl
-    /// The global options, given before or after the subcommand.
-    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Argument(help: "The signature name, as reported (a trailing .UNOFFICIAL is ignored).")
     var signature: String

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SigctlCore
 
-struct Check: ParsableCommand {
+struct Check: Subcommand {
     static let configuration = CommandConfiguration(
         abstract: "A Nagios/Icinga plugin: is clamd serving sigctl's set, are the feeds fresh, did the last runs succeed?",
         discussion: """
@@ -14,8 +14,6 @@ struct Check: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @ParentCommand var parent: Sigctl
-    /// The global options, given before or after the subcommand.
-    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Option(help: ArgumentHelp("Warn when a feed's newest signatures are this old.", valueName: "duration"))
     var ageWarning = "3d"
@@ -27,7 +25,6 @@ struct Check: ParsableCommand {
     var runCritical = "1d"
 
     @OptionGroup var output: OutputOptions
-    var json: Bool { output.json }
 
     func validate() throws {
         for (name, value) in [("--age-warning", ageWarning), ("--age-critical", ageCritical), ("--run-warning", runWarning), ("--run-critical", runCritical)]
@@ -52,7 +49,7 @@ struct Check: ParsableCommand {
             // A plugin that cannot judge says UNKNOWN, never CRITICAL.
             health = .unknown("\(error)")
         }
-        if json {
+        if output.json {
             try printJSON(health)
         } else {
             print(HealthCheck.pluginText(health))

@@ -2,29 +2,26 @@ import ArgumentParser
 import Foundation
 import SigctlCore
 
-struct Explain: ParsableCommand {
+struct Explain: Subcommand {
     static let configuration = CommandConfiguration(
         abstract: "Show which feed and file define a signature, its definition line, the feed's false-positive risk, and whether it is allowed."
     )
 
     @OptionGroup var options: GlobalOptions
     @ParentCommand var parent: Sigctl
-    /// The global options, given before or after the subcommand.
-    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Argument(help: "The signature name, as reported (a trailing .UNOFFICIAL is ignored).")
     var signature: String
 
     @OptionGroup var output: OutputOptions
-    var json: Bool { output.json }
 
     func run() throws {
         let log = global.log
-        try execute(log, json: json) {
+        try execute(log, json: output.json) {
             let config = try global.load(log)
             let explanation = try SignatureLookup.explain(signature, config: config)
             let defined = explanation.definitions.contains { !$0.allowList }
-            if json {
+            if output.json {
                 try printJSON(explanation)
             } else if defined || explanation.allowed != nil || !explanation.definitions.isEmpty {
                 print(explanation.signature)

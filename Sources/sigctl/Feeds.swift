@@ -1,15 +1,13 @@
 import ArgumentParser
 import SigctlCore
 
-struct Feeds: ParsableCommand {
+struct Feeds: Subcommand {
     static let configuration = CommandConfiguration(
         abstract: "List the configured feeds: enabled, interval, integrity, mirrors and each file's false-positive risk."
     )
 
     @OptionGroup var options: GlobalOptions
     @ParentCommand var parent: Sigctl
-    /// The global options, given before or after the subcommand.
-    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @OptionGroup var output: OutputOptions
 

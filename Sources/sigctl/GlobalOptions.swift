@@ -42,6 +42,18 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
+/// A sigctl subcommand: the global options given after it, and the root command
+/// holding those given before it.
+protocol Subcommand: ParsableCommand {
+    var options: GlobalOptions { get }
+    var parent: Sigctl { get }
+}
+
+extension Subcommand {
+    /// The global options, given before or after the subcommand (after wins).
+    var global: GlobalOptions { options.merged(with: parent.global) }
+}
+
 /// Runs a command body and turns sigctl's errors into one line on stderr and the
 /// documented exit code; with `json`, also into an error document on stdout, so a
 /// script reading stdout always gets JSON.

@@ -1,25 +1,22 @@
 import ArgumentParser
 import SigctlCore
 
-struct Reload: ParsableCommand {
+struct Reload: Subcommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify the live set, reload clamd and prove it with a new canary."
     )
 
     @OptionGroup var options: GlobalOptions
     @ParentCommand var parent: Sigctl
-    /// The global options, given before or after the subcommand.
-    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @OptionGroup var output: OutputOptions
-    var json: Bool { output.json }
 
     func run() throws {
         let log = global.log
-        try execute(log, json: json) {
+        try execute(log, json: output.json) {
             let config = try global.load(log)
             let report = try Maintenance(context: global.context(log), config: config).reload()
-            try show(report, json: json, log: log)
+            try show(report, json: output.json, log: log)
         }
     }
 }

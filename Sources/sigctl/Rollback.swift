@@ -1,7 +1,7 @@
 import ArgumentParser
 import SigctlCore
 
-struct Rollback: ParsableCommand {
+struct Rollback: Subcommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore an earlier installed set, verified, then reload clamd and prove it.",
         discussion: "Without --to, restores the newest set older than the live one. `sigctl status` lists the kept sets."
@@ -9,21 +9,18 @@ struct Rollback: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @ParentCommand var parent: Sigctl
-    /// The global options, given before or after the subcommand.
-    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Option(name: .long, help: ArgumentHelp("The set to restore.", valueName: "N"))
     var to: Int?
 
     @OptionGroup var output: OutputOptions
-    var json: Bool { output.json }
 
     func run() throws {
         let log = global.log
-        try execute(log, json: json) {
+        try execute(log, json: output.json) {
             let config = try global.load(log)
             let report = try Maintenance(context: global.context(log), config: config).rollback(to: to)
-            try show(report, json: json, log: log)
+            try show(report, json: output.json, log: log)
         }
     }
 }

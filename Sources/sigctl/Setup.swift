@@ -5,7 +5,7 @@ import SigctlCore
 extension OfficialOwner: ExpressibleByArgument {}
 extension Schedule: ExpressibleByArgument {}
 
-struct Setup: ParsableCommand {
+struct Setup: Subcommand {
     static let configuration = CommandConfiguration(
         abstract: "First run: choose who updates the official databases (sigctl or freshclam), then schedule updates.",
         discussion: """
@@ -18,8 +18,6 @@ struct Setup: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @ParentCommand var parent: Sigctl
-    /// The global options, given before or after the subcommand.
-    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Option(help: ArgumentHelp("Who updates main, daily and bytecode.", valueName: "sigctl|freshclam"))
     var official: OfficialOwner?
@@ -37,11 +35,10 @@ struct Setup: ParsableCommand {
     var printCron = false
 
     @OptionGroup var output: OutputOptions
-    var json: Bool { output.json }
 
     func run() throws {
         let log = global.log
-        try execute(log, json: json) {
+        try execute(log, json: output.json) {
             let config = try global.load(log)
             if printCron {
                 return print(CronFile.render(user: user ?? CronFile.defaultUser(stateDir: config.settings.stateDir),
@@ -49,14 +46,14 @@ struct Setup: ParsableCommand {
             }
             let systemRoot = SystemRoot(root)
             let facts = SystemFacts.probe(config: config, root: systemRoot)
-            let interactive = Terminal.stdinIsTTY && !json
+            let interactive = Terminal.stdinIsTTY && !output.json
             if interactive { describe(facts) }
             let owner = try official ?? choose(facts, interactive: interactive)
             let when = try schedule ?? (interactive ? ask(schedule: facts) : Schedule.suggested(facts))
             let result = try FirstRun.run(context: global.context(log), config: config, root: systemRoot, facts: facts,
                                           official: owner, schedule: when, user: user)
             result.warnings.forEach(log.warning)
-            if json { return try printJSON(result) }
+            if output.json { return try printJSON(result) }
             print("official databases: updated by \(owner.rawValue)")
             print("schedule: \(when.rawValue)")
             result.changes.forEach { print("changed: \($0)") }

@@ -2,27 +2,24 @@ import ArgumentParser
 import Foundation
 import SigctlCore
 
-struct Status: ParsableCommand {
+struct Status: Subcommand {
     static let configuration = CommandConfiguration(
         abstract: "Show each feed's last check and change, its files, back-offs and errors, and whether clamd runs the live set."
     )
 
     @OptionGroup var options: GlobalOptions
     @ParentCommand var parent: Sigctl
-    /// The global options, given before or after the subcommand.
-    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @OptionGroup var output: OutputOptions
-    var json: Bool { output.json }
 
     func run() throws {
         let log = global.log
-        try execute(log, json: json) {
+        try execute(log, json: output.json) {
             let config = try global.load(log)
             var report = try StatusReport.gather(context: global.context(log), config: config)
             let health = HealthCheck.evaluate(report, thresholds: HealthThresholds(), now: Date())
             report.health = health
-            if json {
+            if output.json {
                 try printJSON(report)
             } else {
                 show(report, health: health, log: log)

@@ -3,7 +3,7 @@ import Foundation
 import SigctlCore
 import Synchronization
 
-struct Test: ParsableCommand {
+struct Test: Subcommand {
     static let configuration = CommandConfiguration(
         abstract: "Scan sample mail with the installed signatures: which signature hit which MIME part, from which feed.",
         discussion: """
@@ -17,8 +17,6 @@ struct Test: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @ParentCommand var parent: Sigctl
-    /// The global options, given before or after the subcommand.
-    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Option(help: ArgumentHelp("Scan with the databases in this directory instead of the live set (no sigctl config needed).", valueName: "dir"))
     var db: String?
@@ -39,7 +37,6 @@ struct Test: ParsableCommand {
     var jobs: Int?
 
     @OptionGroup var output: OutputOptions
-    var json: Bool { output.json }
 
     @Option(help: ArgumentHelp("clean: fail (exit 1) and list messages that are detected; detected: fail and list messages that are clean.", valueName: "clean|detected"))
     var expect: Expectation?
@@ -55,7 +52,7 @@ struct Test: ParsableCommand {
 
     func run() throws {
         let log = global.log
-        try execute(log, json: json) {
+        try execute(log, json: output.json) {
             let config: Configuration?
             if db == nil {
                 do {
@@ -82,7 +79,7 @@ struct Test: ParsableCommand {
             let messages = MessageStream(paths)
             let collected = Mutex<(TestSummary, [String])>((TestSummary(), []))
             let expectation = expect
-            let asJSON = json
+            let asJSON = output.json
             let emit: @Sendable (MessageResult) -> Void = { result in
                 collected.withLock { state in
                     MailTester.tally(result, into: &state.0)

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SigctlCore
 
-struct Update: ParsableCommand {
+struct Update: Subcommand {
     static let configuration = CommandConfiguration(
         abstract: "Fetch due feeds, verify the new set as clamd loads it, install it and prove clamd uses it.",
         discussion: """
@@ -14,8 +14,6 @@ struct Update: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @ParentCommand var parent: Sigctl
-    /// The global options, given before or after the subcommand.
-    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Option(name: .long, help: ArgumentHelp("Update only this feed, now: skips its interval and the random sleep, never a host's back-off (repeatable).", valueName: "name"))
     var feed: [String] = []
@@ -27,11 +25,10 @@ struct Update: ParsableCommand {
     var force = false
 
     @OptionGroup var output: OutputOptions
-    var json: Bool { output.json }
 
     func run() throws {
         let log = global.log
-        try execute(log, json: json) {
+        try execute(log, json: output.json) {
             // Unattended (cron, a timer): say what changed only if asked, repeat config
             // warnings once a day, and take a lock held by another run quietly.
             let unattended = !Terminal.stdinIsTTY && log.level < .verbose
@@ -53,13 +50,13 @@ struct Update: ParsableCommand {
             } catch let error as LockHeldError where unattended {
                 // Quiet on stderr (cron would mail it), but a --json reader still gets a document.
                 log.info(error.description)
-                if json { printJSONError(error.summary, hint: error.hint, exit: error.exitStatus.rawValue) }
+                if output.json { printJSONError(error.summary, hint: error.hint, exit: error.exitStatus.rawValue) }
                 throw ExitCode(error.exitStatus.rawValue)
             }
             // The change lines go to syslog (with --syslog) always, to stdout when asked.
             let changes = Update.changeLines(report)
             changes.forEach(log.change)
-            if json {
+            if output.json {
                 try printJSON(report)
             } else {
                 if config.settings.report == .changes || !unattended { changes.forEach { print($0) } }

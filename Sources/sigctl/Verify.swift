@@ -2,15 +2,13 @@ import ArgumentParser
 import Foundation
 import SigctlCore
 
-struct Verify: ParsableCommand {
+struct Verify: Subcommand {
     static let configuration = CommandConfiguration(
         abstract: "Test-load database files or directories exactly as update does, and print signature counts or the exact error."
     )
 
     @OptionGroup var options: GlobalOptions
     @ParentCommand var parent: Sigctl
-    /// The global options, given before or after the subcommand.
-    var global: GlobalOptions { options.merged(with: parent.global) }
 
     @Argument(help: "Database files or directories.")
     var paths: [String]

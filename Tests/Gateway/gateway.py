@@ -11,7 +11,7 @@ init scripts inside a network, PID and mount namespace of their own, so the
 only network is that namespace's loopback and every daemon dies with the test.
 Exit status: 0 passed, 1 failed, 77 skipped (the reason is printed).
 """
-import argparse, hashlib, json, os, re, shutil, smtplib, socket, subprocess, sys, tarfile, tempfile, time, uuid
+import argparse, hashlib, os, re, shutil, smtplib, socket, subprocess, sys, tempfile, threading, uuid
 
 SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -146,13 +146,19 @@ def clamd_answers(gw):
         return False
 
 
-def wait(what, condition, timeout=180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return expect(False, f"{what} within {timeout}s")
+def wait_for_text(path, text, what, timeout=120):
+    """Waits until `text` appears in the file at `path`: tail -F follows it (with
+    inotify) and the test reads tail's lines as they come."""
+    tail = subprocess.Popen(["tail", "-n", "+1", "-F", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, errors="replace")
+    timer = threading.Timer(timeout, tail.kill)
+    timer.start()
+    try:
+        return expect(any(text in line for line in tail.stdout), f"{what} within {timeout}s")
+    finally:
+        timer.cancel()
+        tail.kill()
+        tail.wait()
 
 
 def send(subject, body):
@@ -166,13 +172,6 @@ def send(subject, body):
             return error.smtp_code
         except smtplib.SMTPRecipientsRefused as error:
             return list(error.recipients.values())[0][0]
-
-
-def delivered(gw, subject):
-    try:
-        return f"Subject: {subject}" in open(gw.path("/var/mail/alice"), errors="replace").read()
-    except OSError:
-        return False
 
 
 def publish(mirror_root, name, text):
@@ -204,10 +203,10 @@ def metrics(gw):
 def scenario(gw, work):
     mirror_root = os.path.join(work, "mirror")
     os.makedirs(mirror_root)
-    port_file = os.path.join(work, "mirror.port")
-    mirror = subprocess.Popen([sys.executable, MIRROR, "--root", mirror_root, "--port-file", port_file])
-    wait("the loopback mirror listening", lambda: os.path.exists(port_file), 30)
-    port = int(open(port_file).read())
+    # The mirror says "mirror: serving ROOT on http://127.0.0.1:PORT/" once it listens.
+    mirror = subprocess.Popen([sys.executable, MIRROR, "--root", mirror_root], stderr=subprocess.PIPE, text=True)
+    port = int(re.search(r":(\d+)/$", mirror.stderr.readline().strip()).group(1))
+    threading.Thread(target=mirror.stderr.read, daemon=True).start()
     gw.write("/etc/sigctl/feeds.d/gw.toml", f'name = "gw"\nmirrors = ["http://127.0.0.1:{port}/gw/"]\ninterval = "0s"\n'
              'integrity = "sha256"\n\n[[files]]\nname = "gw.ndb"\nrisk = "low"\n')
 
@@ -221,15 +220,15 @@ def scenario(gw, work):
     initial = gw.sh(cron[6], user=cron[5], check=False)
     expect(initial.returncode == 3, f"the first update installs with clamd not running yet (exit 3, set kept): {initial.stderr}")
 
-    # The daemons, the Debian way.
+    # The daemons, the Debian way. clamd and clamav-milter signal their init script
+    # only once they listen, so the sockets are there when it returns.
     for service in ("clamav-daemon", "clamav-milter", "postfix"):
         started = gw.sh(f"/etc/init.d/{service} start", check=False)
         expect(started.returncode == 0, f"/etc/init.d/{service} start: {started.stdout}{started.stderr}")
-        if service == "clamav-daemon":
-            wait("clamd answering on /run/clamav/clamd.ctl", lambda: clamd_answers(gw))
+    expect(clamd_answers(gw), "clamd answers on /run/clamav/clamd.ctl")
     clamd_pid = open(gw.path("/run/clamav/clamd.pid")).read().strip()
     expect(gw.sh("ps -o user= -p " + clamd_pid).stdout.strip() == "clamav", "clamd runs as clamav")
-    wait("the milter socket", lambda: os.path.exists(gw.path("/var/spool/postfix/clamav/clamav-milter.ctl")), 60)
+    expect(os.path.exists(gw.path("/var/spool/postfix/clamav/clamav-milter.ctl")), "the milter socket is in Postfix's spool")
 
     confirm = gw.sh(cron[6], user=cron[5], check=False)
     expect(confirm.returncode == 0 and confirm.stdout == "" and confirm.stderr == "",
@@ -244,7 +243,7 @@ def scenario(gw, work):
     # Mail: clean mail is delivered; a message with a signature the feed has not
     # published yet passes; after the update it is rejected, with no restart of clamd.
     expect(send("clean-1", "Hello Alice, lunch tomorrow?") == 250, "clean mail accepted")
-    wait("clean mail delivered", lambda: delivered(gw, "clean-1"), 120)
+    wait_for_text(gw.path("/var/mail/alice"), "Subject: clean-1", "clean mail delivered")
     expect(send("first-1", first_marker) == 550, "a message matching the installed feed signature is rejected (550)")
     second, second_marker = signature("Gateway.Test.Second")
     expect(send("second-1", second_marker) == 250, "a message matching a signature not yet published is accepted")
@@ -254,7 +253,7 @@ def scenario(gw, work):
     expect(send("second-2", second_marker) == 550, "after sigctl update the same message is rejected (550)")
     expect(open(gw.path("/run/clamav/clamd.pid")).read().strip() == clamd_pid, "clamd was reloaded, not restarted")
     expect(send("clean-2", "Minutes of the meeting attached.") == 250, "clean mail still accepted")
-    wait("clean mail delivered after the update", lambda: delivered(gw, "clean-2"), 120)
+    wait_for_text(gw.path("/var/mail/alice"), "Subject: clean-2", "clean mail delivered after the update")
     code, line = check(gw)
     expect(code == 1 and line.startswith(stale) and "'generation'=2;" in line, f"sigctl check after the update: {code} {line}")
     expect("sigctl_live_generation 2\n" in metrics(gw), "the textfile says set 2")
@@ -269,8 +268,9 @@ def scenario(gw, work):
     expect('sigctl_last_run_exit_code 2\n' in metrics(gw), "the textfile says the last run failed")
 
     # clamd down: mail is deferred by the milter default, and check is critical.
+    # The init script's stop waits for clamd to exit (--retry TERM/30/KILL/5).
     gw.sh("/etc/init.d/clamav-daemon stop", check=False)
-    wait("clamd stopped", lambda: not clamd_answers(gw), 60)
+    expect(not clamd_answers(gw), "clamd stopped")
     code, line = check(gw)
     expect(code == 2 and line.startswith("SIGCTL CRITICAL - clamd "), f"check with clamd down: {code} {line}")
     expect(send("clean-3", "Are you there?") in (451, 421), "mail is deferred while clamd is down (milter_default_action=tempfail)")

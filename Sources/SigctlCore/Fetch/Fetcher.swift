@@ -120,7 +120,7 @@ public final class Fetcher: Sendable {
             let url = file.url ?? feed.url(of: file, mirror: mirror)
             let host = Fetcher.host(of: url)
             if let backoff = gate.backoff(host) {
-                failures.append("\(host) asked sigctl to wait (HTTP \(backoff.status)) until \(Self.format(backoff.until))")
+                failures.append("\(host) asked sigctl to wait (HTTP \(backoff.status)) until \(Timestamp.text(backoff.until))")
                 waiting += 1
                 continue
             }
@@ -179,7 +179,7 @@ public final class Fetcher: Sendable {
                 let seconds = Self.retryAfter(response.headers["retry-after"]) ?? (response.status == 429 ? 4 * 3600 : 24 * 3600)
                 let until = Date().addingTimeInterval(TimeInterval(seconds))
                 gate.recordBackoff(host, HostBackoff(until: until, status: response.status, since: Date(), url: Redact.url(url)))
-                failures.append("\(url): HTTP \(response.status); sigctl sends nothing to \(host) until \(Self.format(until))")
+                failures.append("\(url): HTTP \(response.status); sigctl sends nothing to \(host) until \(Timestamp.text(until))")
                 continue
             default:
                 unlink(target)
@@ -282,7 +282,7 @@ public final class Fetcher: Sendable {
         }
         let host = Fetcher.host(of: keyURL)
         if let backoff = gate.backoff(host) {
-            return "cannot fetch the signing key: \(host) asked sigctl to wait until \(Self.format(backoff.until))"
+            return "cannot fetch the signing key: \(host) asked sigctl to wait until \(Timestamp.text(backoff.until))"
         }
         let path = scratch + "/\(feed.name).key"
         let request = makeRequest(keyURL, maxBytes: 1 << 20)
@@ -327,5 +327,4 @@ public final class Fetcher: Sendable {
         return max(0, Int(date.timeIntervalSinceNow.rounded(.up)))
     }
 
-    static func format(_ date: Date) -> String { Timestamp.text(date) }
 }

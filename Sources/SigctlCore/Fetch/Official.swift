@@ -99,7 +99,7 @@ public struct OfficialFetcher {
                 outcome.status = .not_due
                 outcome.newFiles = [:]
                 outcome.removed = []
-                outcome.message = "the mirror put this client on cool-down until \(Fetcher.format(until)); no request goes out before then"
+                outcome.message = "the mirror put this client on cool-down until \(Timestamp.text(until)); no request goes out before then"
             } else if !Freshclam.succeeded(result) {
                 outcome.status = .failed
                 outcome.newFiles = [:]

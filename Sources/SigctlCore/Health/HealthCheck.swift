@@ -147,7 +147,7 @@ public enum HealthCheck {
     /// The plugin output: `SIGCTL STATE - summary | perfdata`, then one finding per line.
     public static func pluginText(_ health: HealthReport) -> String {
         let perf = health.perfdata.map(\.text).joined(separator: " ")
-        var lines = ["SIGCTL \(health.level.label) - \(health.summary.replacingOccurrences(of: "|", with: "/")) | \(perf)"]
+        var lines = ["SIGCTL \(health.level.label) - \(health.summary.replacingOccurrences(of: "|", with: "/"))" + (perf.isEmpty ? "" : " | " + perf)]
         if health.findings.count > 1 {
             lines += health.findings.map { "\($0.level.label): \($0.text.replacingOccurrences(of: "|", with: "/"))" }
         }

@@ -119,11 +119,11 @@ public enum Planner {
         if options.feeds.isEmpty, !changedConfig, !needsRefetch, !missing, let last = feedState?.lastCheck,
            now.timeIntervalSince(last) < TimeInterval(feed.interval) {
             let next = last.addingTimeInterval(TimeInterval(feed.interval))
-            return .notDue("next check after \(Fetcher.format(next)) (interval \(DurationParser.format(feed.interval)))")
+            return .notDue("next check after \(Timestamp.text(next)) (interval \(DurationParser.format(feed.interval)))")
         }
         if feed.official != nil {
             if let until = state.coolDowns?[feed.name], until > now {
-                return .notDue("the mirror put this client on cool-down until \(Fetcher.format(until)); no request goes out before then")
+                return .notDue("the mirror put this client on cool-down until \(Timestamp.text(until)); no request goes out before then")
             }
             if let conflict = facts.freshclamConflict {
                 return .blocked("\(conflict), and two updaters on one directory break sets; sigctl leaves the official files alone until you choose: stop and disable freshclam (systemctl disable --now clamav-freshclam) to let sigctl manage them, or set enabled = false in \(feed.source) to keep freshclam")
@@ -134,7 +134,7 @@ public enum Planner {
         let waiting = hosts.compactMap { state.backoff(forHost: $0, now: now) }
         if !hosts.isEmpty, waiting.count == hosts.count, feed.files.allSatisfy({ $0.url == nil }) {
             let until = waiting.map(\.until).min()!
-            return .notDue("every mirror asked sigctl to wait (HTTP \(waiting[0].status)); next request after \(Fetcher.format(until))")
+            return .notDue("every mirror asked sigctl to wait (HTTP \(waiting[0].status)); next request after \(Timestamp.text(until))")
         }
         var jobs: [FetchJob] = []
         var conflicts: [String] = []

@@ -181,7 +181,7 @@ public enum Recorder {
         if let generation = facts.gates?.candidate.generation { state.nextGeneration = max(state.nextGeneration, generation + 1) }
         state.lastRun = now
         state.memoryFallbackSince = report.memoryFallback == nil ? nil : state.memoryFallbackSince ?? now
-        state.lastResult = report.exitCode == 0 ? "ok" : "exit \(report.exitCode)"
+        state.lastExitCode = report.exitCode
         if report.exitCode == 0 { state.lastSuccess = now }
         if report.reload.result == .confirmed, let seconds = report.reload.seconds { state.lastReloadSeconds = seconds }
         if report.reload.failed { state.reloadFailures = (state.reloadFailures ?? 0) + 1 }

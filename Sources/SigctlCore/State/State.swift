@@ -144,7 +144,8 @@ public struct State: Codable, Sendable {
     public var lastRun: Date?
     /// Since when runs check only the changed files for lack of memory (said once, when it starts).
     public var memoryFallbackSince: Date?
-    public var lastResult: String?
+    /// The last update run's exit code.
+    public var lastExitCode: Int32?
     /// The last run that exited 0.
     public var lastSuccess: Date?
     /// How long clamd took to show the last set it confirmed.

@@ -112,7 +112,7 @@ public struct Maintenance {
         var (next, history) = Recorder.record(run, report: outcome)
         // reload and rollback are not update runs.
         next.lastRun = state.lastRun
-        next.lastResult = state.lastResult
+        next.lastExitCode = state.lastExitCode
         next.lastSuccess = state.lastSuccess
         for (id, status) in history.statuses { try? layout.generations.setStatus(id, status) }
         try StateStore(directory: layout.stateDir).save(next)

@@ -96,7 +96,7 @@ public struct StatusReport: Codable, Sendable {
         let state = try StateStore(directory: config.settings.stateDir).load()
         var warnings: [String] = []
         if let since = state.memoryFallbackSince {
-            warnings.append("since \(Fetcher.format(since)), updates check only the changed files plus the canary: a whole-set check does not fit the memory budget (memory_budget; `sigctl update --json` says why)")
+            warnings.append("since \(Timestamp.text(since)), updates check only the changed files plus the canary: a whole-set check does not fit the memory budget (memory_budget; `sigctl update --json` says why)")
         }
         if !config.clamd.concurrentDatabaseReload {
             warnings.append("\(config.clamd.path) has ConcurrentDatabaseReload no: clamd stops scanning while it reloads, and a reload that fails leaves it with no engine; set it to yes")
@@ -105,7 +105,7 @@ public struct StatusReport: Codable, Sendable {
                                   clamd: config.clamdAddress.map { "\($0)" } ?? "none", live: nil,
                                   generations: layout.generations.all().filter(\.status.isKept).map(\.id), feeds: [],
                                   lastRun: state.lastRun,
-                                  lastExitCode: state.lastResult.map { $0 == "ok" ? 0 : Int32($0.split(separator: " ").last ?? "") ?? 2 }, lastSuccess: state.lastSuccess,
+                                  lastExitCode: state.lastExitCode, lastSuccess: state.lastSuccess,
                                   reloadSeconds: state.lastReloadSeconds, reloadFailures: state.reloadFailures ?? 0, allowed: state.allowed ?? [:],
                                   warnings: warnings)
         let clamd = askClamd ? config.clamdAddress.map { context.clamd($0) } : nil
