@@ -28,8 +28,11 @@ struct Feeds: Subcommand {
                     for mirror in feed.mirrors { print("  mirror \(Redact.url(mirror))") }
                     continue
                 }
-                print("\(feed.name): \(feed.enabled ? "enabled" : "disabled"), every \(DurationParser.format(feed.interval)), integrity \(feed.integrity.rawValue)\(feed.gpgFingerprint.map { " (key \($0))" } ?? "")")
-                for mirror in feed.mirrors { print("  mirror \(Redact.url(mirror))") }
+                print("\(feed.name): \(feed.enabled ? "enabled" : "disabled"), every \(DurationParser.format(feed.interval)), integrity \(feed.integrity.rawValue)\(feed.gpgFingerprint.map { " (key \($0))" } ?? ""), transport \(feed.transport.rawValue)")
+                for mirror in feed.usedMirrors { print("  mirror \(Redact.url(mirror))") }
+                for mirror in feed.mirrors where !feed.usedMirrors.contains(mirror) {
+                    print("  mirror \(Redact.url(mirror)) (not used: transport = \(feed.transport.rawValue))")
+                }
                 for file in feed.files {
                     print("  \(file.name.padding(toLength: 34, withPad: " ", startingAt: 0)) risk \(file.risk.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))\(file.enabled ? "enabled" : "disabled")\(file.gzip ? ", gzip" : "")")
                 }

@@ -45,7 +45,7 @@ import Testing
         #expect(oldRun.level == .warning && oldRun.summary == "the last successful run was 7h ago")
         let oldSigs = HealthCheck.evaluate(report(lastSuccess: now, newest: now - 8 * 86_400, now: now), thresholds: thresholds, now: now)
         #expect(oldSigs.level == .critical && oldSigs.summary == "f: the newest signatures are 8d old")
-        let notServed = HealthCheck.evaluate(report(serves: false, lastSuccess: now, newest: now, backoff: [StatusBackoff(host: "h", until: now, httpStatus: 429)], now: now),
+        let notServed = HealthCheck.evaluate(report(serves: false, lastSuccess: now, newest: now, backoff: [StatusBackoff(host: "h", until: now, httpStatus: 429, reason: nil)], now: now),
                                              thresholds: thresholds, now: now)
         #expect(notServed.level == .critical && notServed.findings.map(\.level) == [.critical, .warning])
         #expect(HealthCheck.pluginText(notServed).split(separator: "\n").count == 3, "status line, then one line per finding")

@@ -56,6 +56,16 @@ public enum Risk: String, Sendable, Codable, CaseIterable {
     case low, medium, high
 }
 
+/// Which of a feed's mirrors sigctl uses.
+public enum Transport: String, Sendable, Codable, CaseIterable {
+    /// Every mirror: the rsync:// ones first (one connection per mirror for all files), then http(s)://.
+    case auto
+    /// Only the rsync:// mirrors.
+    case rsync
+    /// Only the http(s):// mirrors (for hosts whose firewall blocks rsync's port 873).
+    case http
+}
+
 /// One database file a feed publishes.
 public struct FeedFile: Sendable {
     public var name: String
@@ -95,6 +105,7 @@ public struct Feed: Sendable {
     public var official: OfficialSettings?
     public var enabled = true
     public var mirrors: [String] = []
+    public var transport: Transport = .auto
     public var interval = 3600
     public var integrity: Integrity = .none
     public var gpgKeyURL: String?
@@ -108,6 +119,19 @@ public struct Feed: Sendable {
     public var files: [FeedFile] = []
 
     public var enabledFiles: [FeedFile] { files.filter(\.enabled) }
+
+    /// The rsync:// mirrors sigctl uses, in the listed order.
+    public var rsyncMirrors: [String] {
+        transport == .http ? [] : mirrors.filter { $0.lowercased().hasPrefix("rsync://") }
+    }
+
+    /// The mirrors sigctl uses, in the order it tries them (rsync first).
+    public var usedMirrors: [String] { official == nil ? rsyncMirrors + httpMirrors : mirrors }
+
+    /// The http(s):// mirrors sigctl uses, in the listed order.
+    public var httpMirrors: [String] {
+        transport == .rsync ? [] : mirrors.filter { !$0.lowercased().hasPrefix("rsync://") }
+    }
 
     /// The URL of `file` on `mirror`.
     public func url(of file: FeedFile, mirror: String) -> String {

@@ -133,7 +133,7 @@ public enum ConfigLoader {
 
     static let feedKeys: Set<String> = [
         "name", "kind", "enabled", "mirrors", "interval", "integrity", "gpg_key_url", "gpg_fingerprint", "files", "ham_corpus",
-        "may_silence", "may_configure",
+        "may_silence", "may_configure", "transport",
     ]
     static let fileKeys: Set<String> = ["name", "risk", "enabled", "url", "compressed"]
     static let officialKeys: Set<String> = ["name", "kind", "enabled", "mirrors", "interval", "databases", "private_mirror", "dns"]
@@ -157,6 +157,11 @@ public enum ConfigLoader {
         return feed
     }
 
+    /// A file name rsync passes through literally: no wildcards, escapes or spaces.
+    static func rsyncSafe(_ name: String) -> Bool {
+        name.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || "._-+".contains($0) }
+    }
+
     private static func readFeed(_ doc: Document, defaultName: String, warnings: inout [String]) throws -> Feed {
         let table = doc.table
         var feed = Feed(name: defaultName, source: doc.path)
@@ -166,14 +171,30 @@ public enum ConfigLoader {
         }
         if let enabled = try doc.bool("enabled", in: table) { feed.enabled = enabled }
         if let mirrors = try doc.strings("mirrors", in: table) { feed.mirrors = mirrors }
-        for mirror in feed.mirrors where !(mirror.hasPrefix("http://") || mirror.hasPrefix("https://")) {
-            throw doc.error("mirrors", "mirror \"\(mirror)\" must start with http:// or https://")
-        }
         if let interval = try doc.duration("interval", in: table) { feed.interval = interval }
-        switch try doc.string("kind", in: table) ?? "files" {
+        let kind = try doc.string("kind", in: table) ?? "files"
+        let rsyncAllowed = kind == "files"
+        for mirror in feed.mirrors {
+            let lower = mirror.lowercased()
+            if lower.hasPrefix("http://") || lower.hasPrefix("https://") { continue }
+            if lower.hasPrefix("rsync://") && rsyncAllowed {
+                guard let url = URLComponents(string: mirror), url.host?.isEmpty == false, url.path.count > 1 else {
+                    throw doc.error("mirrors", "rsync mirror \"\(mirror)\" needs a host and a module: rsync://HOST[:PORT]/MODULE/PATH/")
+                }
+                continue
+            }
+            throw doc.error("mirrors", "mirror \"\(mirror)\" must start with http:// or https://\(rsyncAllowed ? " (or rsync://)" : "")")
+        }
+        switch kind {
         case "files": break
         case "official": return try readOfficialFeed(doc, into: &feed, warnings: &warnings)
         case let other: throw doc.error("kind", "must be \"files\" or \"official\", found \"\(other)\"")
+        }
+        if let transport = try doc.string("transport", in: table) {
+            guard let value = Transport(rawValue: transport) else {
+                throw doc.error("transport", "must be \"auto\" (rsync mirrors first, then HTTP), \"rsync\" or \"http\"; found \"\(transport)\"")
+            }
+            feed.transport = value
         }
         doc.warnUnknown(table, allowed: feedKeys, warnings: &warnings)
         if let integrity = try doc.string("integrity", in: table) {
@@ -239,6 +260,12 @@ public enum ConfigLoader {
         }
         if feed.mirrors.isEmpty && feed.files.contains(where: { $0.url == nil }) {
             throw doc.error("mirrors", "a feed needs at least one mirror (or a url on every file)")
+        }
+        if !feed.mirrors.isEmpty && feed.rsyncMirrors.isEmpty && feed.httpMirrors.isEmpty {
+            throw doc.error("transport", "transport = \"\(feed.transport.rawValue)\" leaves none of the feed's mirrors: list a \(feed.transport == .rsync ? "rsync://" : "http(s)://") mirror or change transport")
+        }
+        if !feed.rsyncMirrors.isEmpty, let odd = feed.files.first(where: { !Self.rsyncSafe($0.name) }) {
+            throw doc.error("name", "\"\(odd.name)\" cannot be fetched over rsync (rsync would read it as a pattern): use only letters, digits, '.', '_' and '-'")
         }
         return feed
     }

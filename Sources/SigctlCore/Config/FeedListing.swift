@@ -16,7 +16,10 @@ public struct FeedListing: Encodable, Sendable {
     public var interval: Int
     public var integrity: String?
     public var gpgFingerprint: String?
+    /// The mirrors sigctl uses, in the order it tries them.
     public var mirrors: [String]
+    /// "auto", "rsync" or "http"; null for official feeds.
+    public var transport: String?
     /// Official feeds: the databases, the DNS name and whether the mirror is private.
     public var databases: [String]?
     public var dns: String?
@@ -32,7 +35,8 @@ public struct FeedListing: Encodable, Sendable {
         interval = feed.interval
         integrity = feed.official == nil ? feed.integrity.rawValue : nil
         gpgFingerprint = feed.gpgFingerprint
-        mirrors = feed.mirrors.map(Redact.url)
+        mirrors = feed.usedMirrors.map(Redact.url)
+        transport = feed.official == nil ? feed.transport.rawValue : nil
         databases = feed.official?.databases
         dns = feed.official?.dns
         privateMirror = feed.official?.privateMirror

@@ -9,13 +9,16 @@ public struct ChildResult: Sendable {
     public var output: Data
     /// The last lines the child wrote on stderr, for the error message.
     public var errorTail: String
+    /// Everything it wrote on stderr, up to 64 KiB (for tools whose errors name files).
+    public var errors: String
 
-    public init(status: Int32, signalled: Bool, timedOut: Bool, output: Data, errorTail: String = "") {
+    public init(status: Int32, signalled: Bool, timedOut: Bool, output: Data, errorTail: String = "", errors: String = "") {
         self.status = status
         self.signalled = signalled
         self.timedOut = timedOut
         self.output = output
         self.errorTail = errorTail
+        self.errors = errors
     }
 }
 
@@ -87,7 +90,8 @@ public struct SpawnRunner: ProcessRunner {
         let tail = String(decoding: errors.suffix(2048), as: UTF8.self)
             .split(separator: "\n").suffix(3).joined(separator: " | ")
         return ChildResult(status: code, signalled: signalled, timedOut: timedOut,
-                           output: FileManager.default.contents(atPath: base + ".out") ?? Data(), errorTail: tail)
+                           output: FileManager.default.contents(atPath: base + ".out") ?? Data(), errorTail: tail,
+                           errors: String(decoding: errors.prefix(64 << 10), as: UTF8.self))
     }
 }
 

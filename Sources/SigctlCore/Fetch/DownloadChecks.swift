@@ -4,13 +4,52 @@ import Foundation
 /// (sidecar or GPG signature), the content checks, and the sidecar probe that
 /// recognises the installed version on a mirror without validators.
 extension Fetcher {
-    /// Integrity (sidecar or GPG), then content checks.
+    /// Integrity (sidecar or GPG, fetched over HTTP beside the file), then content checks.
     func checkDownload(_ job: FetchJob, path: String, mirror: String, url: String, response: HTTPResponse) throws -> DownloadedFile {
         let feed = job.feed
         if let length = response.headers["content-length"].flatMap(Int64.init), length != response.bodyBytes,
            response.headers["content-encoding"] == nil {
             throw Rejection("the download is truncated (\(response.bodyBytes) of \(length) bytes)", hint: "the next run downloads it again")
         }
+        var sidecar: String? = nil
+        if let suffix = Self.sidecarSuffix(feed.integrity) {
+            let sidecarPath = path + "." + suffix
+            let what = suffix == "sig" ? "GPG signature" : "\(suffix) sidecar"
+            let sidecarResponse: HTTPResponse
+            do {
+                let request = makeRequest(url + "." + suffix, maxBytes: 64 << 10)
+                sidecarResponse = try download(request, to: sidecarPath, label: "\(feed.name)/\(job.file.name).\(suffix)")
+            } catch {
+                unlink(sidecarPath)
+                throw Rejection("cannot fetch the \(what) (\(error))", hint: "the next run tries again")
+            }
+            guard sidecarResponse.status == 200 else {
+                unlink(sidecarPath)
+                throw Rejection("the \(what) \(url).\(suffix) answered HTTP \(sidecarResponse.status)",
+                                hint: suffix == "sig" ? "the mirror may be mid-sync"
+                                    : "the mirror may be mid-sync; or set integrity = \"none\" if the feed has no sidecars")
+            }
+            sidecar = sidecarPath
+        }
+        defer { if let sidecar { unlink(sidecar) } }
+        return try checkFile(job, path: path, sidecar: sidecar, mirror: mirror, contentType: response.headers["content-type"],
+                             etag: response.headers["etag"], lastModified: response.headers["last-modified"])
+    }
+
+    /// The sidecar a feed's integrity check reads beside each file ("sig", "sha256", "md5"), if any.
+    static func sidecarSuffix(_ integrity: Integrity) -> String? {
+        switch integrity {
+        case .none: return nil
+        case .gpg: return "sig"
+        case .sha256, .md5: return integrity.rawValue
+        }
+    }
+
+    /// The checks every transport shares, on a file and its sidecar already on disk:
+    /// integrity (digest or GPG signature), decompression, content and count collapse.
+    func checkFile(_ job: FetchJob, path: String, sidecar: String?, mirror: String, contentType: String?,
+                   etag: String?, lastModified: String?) throws -> DownloadedFile {
+        let feed = job.feed
         var sha256: String? = nil // kept when the integrity check already computed it
         var md5: String? = nil
         var signatureDigest: String? = nil
@@ -19,20 +58,8 @@ extension Fetcher {
             break
         case .sha256, .md5:
             let algorithm = feed.integrity.rawValue
-            let sidecarPath = path + "." + algorithm
-            let sidecarResponse: HTTPResponse
-            do {
-                let request = makeRequest(url + "." + algorithm, maxBytes: 64 << 10)
-                sidecarResponse = try download(request, to: sidecarPath, label: "\(feed.name)/\(job.file.name).\(algorithm)")
-            } catch {
-                throw Rejection("cannot fetch the \(algorithm) sidecar (\(error))", hint: "the next run tries again")
-            }
-            defer { unlink(sidecarPath) }
-            guard sidecarResponse.status == 200 else {
-                throw Rejection("the \(algorithm) sidecar \(url).\(algorithm) answered HTTP \(sidecarResponse.status)",
-                                hint: "the mirror may be mid-sync; or set integrity = \"none\" if the feed has no sidecars")
-            }
-            let expected = Sidecar.digest(from: FileManager.default.contents(atPath: sidecarPath) ?? Data(),
+            guard let sidecar else { throw Rejection("the \(algorithm) sidecar is missing", hint: "the mirror may be mid-sync") }
+            let expected = Sidecar.digest(from: FileManager.default.contents(atPath: sidecar) ?? Data(),
                                           length: algorithm == "md5" ? 32 : 64)
             guard let expected else {
                 throw Rejection("the \(algorithm) sidecar holds no \(algorithm) digest", hint: "the mirror serves a broken sidecar")
@@ -44,29 +71,18 @@ extension Fetcher {
                                 hint: "the download is corrupt or the mirror is out of sync; the installed version stays")
             }
         case .gpg:
-            let signaturePath = path + ".sig"
-            defer { unlink(signaturePath) }
-            let request = makeRequest(url + ".sig", maxBytes: 64 << 10)
-            let sigResponse: HTTPResponse
-            do {
-                sigResponse = try download(request, to: signaturePath, label: "\(feed.name)/\(job.file.name).sig")
-            } catch {
-                throw Rejection("cannot fetch the GPG signature (\(error))", hint: "the next run tries again")
-            }
-            guard sigResponse.status == 200 else {
-                throw Rejection("the GPG signature \(url).sig answered HTTP \(sigResponse.status)", hint: "the mirror may be mid-sync")
-            }
-            try gpg.verify(feed: feed.name, file: path, signature: signaturePath, fingerprint: feed.gpgFingerprint ?? "")
-            signatureDigest = try ClamAV.hashFile("sha256", path: signaturePath)
+            guard let sidecar else { throw Rejection("the GPG signature is missing", hint: "the mirror may be mid-sync") }
+            try gpg.verify(feed: feed.name, file: path, signature: sidecar, fingerprint: feed.gpgFingerprint ?? "")
+            signatureDigest = try ClamAV.hashFile("sha256", path: sidecar)
         }
         if job.file.gzip {
             try ContentChecks.gunzip(path, maxBytes: settings.maxFileSize)
             sha256 = nil
         }
-        let signatures = try ContentChecks.check(path: path, name: job.file.name, contentType: response.headers["content-type"],
+        let signatures = try ContentChecks.check(path: path, name: job.file.name, contentType: contentType,
                                                  requireFinalNewline: feed.integrity == .none)
         try ContentChecks.checkCollapse(new: signatures, installed: job.previous?.signatures, force: job.force)
-        return DownloadedFile(path: path, etag: response.headers["etag"], lastModified: response.headers["last-modified"],
+        return DownloadedFile(path: path, etag: etag, lastModified: lastModified,
                               mirror: mirror, sha256: try sha256 ?? ClamAV.hashFile("sha256", path: path),
                               size: Files.size(path) ?? 0, signatures: signatures, md5: job.file.gzip ? nil : md5,
                               signatureDigest: job.file.gzip ? nil : signatureDigest)

@@ -67,7 +67,7 @@ public final class Fetcher: Sendable {
     /// "host:port" of a URL: the unit of back-off and connection limits.
     public static func host(of url: String) -> String {
         guard let components = URLComponents(string: url), let host = components.host?.lowercased() else { return url }
-        let port = components.port ?? (components.scheme == "https" ? 443 : 80)
+        let port = components.port ?? ["https": 443, "rsync": 873][components.scheme?.lowercased() ?? ""] ?? 80
         return "\(host):\(port)"
     }
 
@@ -75,12 +75,7 @@ public final class Fetcher: Sendable {
     public func run(_ jobs: [FetchJob]) -> [FetchOutcome] {
         try? Files.makeDirectory(scratch)
         // Signing keys first, once per feed, so file jobs never race for them.
-        var keyProblems: [String: String] = [:]
-        for feed in Dictionary(jobs.map { ($0.feed.name, $0.feed) }, uniquingKeysWith: { a, _ in a }).values
-        where feed.integrity == .gpg && !gpg.hasKey(feed: feed.name, fingerprint: feed.gpgFingerprint ?? "") {
-            if let problem = fetchKey(feed) { keyProblems[feed.name] = problem }
-        }
-        let missingKeys = keyProblems
+        let missingKeys = importKeys(for: jobs.map(\.feed))
         let queue = JobQueue(hosts: jobs.map { Fetcher.host(of: $0.file.url ?? $0.feed.url(of: $0.file, mirror: $0.feed.mirrors.first ?? "")) },
                              limit: gate.limit)
         let results = Mutex<[Int: FetchOutcome]>([:])
@@ -273,6 +268,17 @@ public final class Fetcher: Sendable {
                             bodyBytes: 0)
         }
         return target.absoluteString
+    }
+
+    /// Imports the signing key of every GPG feed that lacks it; returns feed → problem.
+    func importKeys(for feeds: [Feed]) -> [String: String] {
+        try? Files.makeDirectory(scratch)
+        var problems: [String: String] = [:]
+        for feed in Dictionary(feeds.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }).values
+        where feed.integrity == .gpg && !gpg.hasKey(feed: feed.name, fingerprint: feed.gpgFingerprint ?? "") {
+            if let problem = fetchKey(feed) { problems[feed.name] = problem }
+        }
+        return problems
     }
 
     /// Downloads and imports the feed's signing key; returns a problem or nil.

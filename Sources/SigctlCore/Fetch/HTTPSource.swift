@@ -7,29 +7,30 @@ struct HTTPSource: FeedSource {
     let settings: Settings
     let scratch: String
 
-    func handles(_ feed: Feed) -> Bool { feed.official == nil }
+    func handles(_ feed: Feed) -> Bool { feed.official == nil && feed.rsyncMirrors.isEmpty }
 
     func acquire(_ plans: [FeedPlan], state: State, into acquisition: inout Acquisition) {
         let start = context.clock.now()
         var jobs: [FetchJob] = []
         for plan in plans {
             guard case .fetch(let planned, let conflicts) = plan.decision else { continue }
-            var feed = FeedAcquisition(feed: plan.feed.name)
-            for name in conflicts {
-                feed.files.append(FileResult(name: name, outcome: .conflict(
-                    "\(settings.databaseDir)/\(name) exists and was not installed by sigctl; sigctl never overwrites files it does not own (freshclam's or yours): remove or rename it, or disable this file in the feed")))
-            }
+            var feed = FeedAcquisition(feed: plan.feed.name, conflicts: conflicts, databaseDir: settings.databaseDir)
             acquisition.feeds[plan.feed.name] = feed
-            jobs += planned
+            // transport = "http" leaves a feed's rsync:// mirrors out.
+            jobs += planned.map { job in
+                var job = job
+                job.feed.mirrors = plan.feed.httpMirrors
+                return job
+            }
         }
-        let fetcher = Fetcher(settings: settings, backoffs: state.hosts, scratch: scratch, log: context.log)
+        let fetcher = Fetcher(settings: settings, backoffs: acquisition.backoffs ?? state.hosts, scratch: scratch, log: context.log)
         let outcomes = fetcher.run(jobs)
         for (job, outcome) in zip(jobs, outcomes) {
             acquisition.feeds[job.feed.name, default: FeedAcquisition(feed: job.feed.name)].files
                 .append(FileResult(name: job.file.name, outcome: Self.translate(outcome, job: job)))
         }
         let now = context.clock.now()
-        acquisition.backoffs = fetcher.backoffs.filter { $0.value.until > now }
+        acquisition.mergeBackoffs(fetcher.backoffs, now: now)
         acquisition.fetchSeconds += now.timeIntervalSince(start)
         acquisition.checkSeconds += fetcher.checkSeconds
     }

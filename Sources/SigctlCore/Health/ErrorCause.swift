@@ -32,6 +32,8 @@ public enum ErrorCause: String, Codable, Sendable, CaseIterable {
         if has("verification failed", "no longer loads", "libclamav", "cl_load", "compile") { return .verification }
         if has("not installed by sigctl", "already holds", "not sigctl's", "in the way") { return .conflict }
         if text.range(of: "http [1-5][0-9][0-9]", options: .regularExpression) != nil { return .http }
+        // rsync daemons' refusals are their HTTP statuses.
+        if has("max connections", "unknown module", "not on this mirror") { return .http }
         if has("connect", "timed out", "time-out", "timeout", "resolve", "dns", "tls", "ssl", "certificate", "stalled", "refused", "reset by peer")
         { return .network }
         return status == .rejected ? .content : .other

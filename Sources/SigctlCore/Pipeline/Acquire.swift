@@ -67,6 +67,16 @@ public struct FeedAcquisition: Sendable {
     public var coolDown: Date?? = nil
 
     public init(feed: String) { self.feed = feed }
+
+    /// A feed's acquisition that starts with the files it may not fetch: a file sigctl
+    /// does not own has their name in the database directory.
+    init(feed: String, conflicts: [String], databaseDir: String) {
+        self.feed = feed
+        files = conflicts.map { name in
+            FileResult(name: name, outcome: .conflict(
+                "\(databaseDir)/\(name) exists and was not installed by sigctl; sigctl never overwrites files it does not own (freshclam's or yours): remove or rename it, or disable this file in the feed"))
+        }
+    }
 }
 
 /// The acquisition stage's result.

@@ -130,11 +130,11 @@ public enum Planner {
             }
             return .official(officialDatabases(feed, config: config))
         }
-        let hosts = feed.mirrors.map(Fetcher.host(of:))
+        let hosts = feed.usedMirrors.map(Fetcher.host(of:))
         let waiting = hosts.compactMap { state.backoff(forHost: $0, now: now) }
         if !hosts.isEmpty, waiting.count == hosts.count, feed.files.allSatisfy({ $0.url == nil }) {
             let until = waiting.map(\.until).min()!
-            return .notDue("every mirror asked sigctl to wait (HTTP \(waiting[0].status)); next request after \(Timestamp.text(until))")
+            return .notDue("every mirror asked sigctl to wait (\(waiting[0].reason ?? "HTTP \(waiting[0].status)")); next request after \(Timestamp.text(until))")
         }
         var jobs: [FetchJob] = []
         var conflicts: [String] = []

@@ -100,9 +100,12 @@ public struct FeedState: Codable, Sendable {
 /// A host that told sigctl to go away (429/403); nothing is sent to it until `until`.
 public struct HostBackoff: Codable, Sendable {
     public var until: Date
+    /// The HTTP status that asked for it (429 also stands for rsync's "max connections reached").
     public var status: Int
     public var since: Date
     public var url: String
+    /// What the host said, when it is not an HTTP status (rsync's daemon message).
+    public var reason: String? = nil
 }
 
 /// A signature the admin allowed with `sigctl allow` (kept in sigctl-allow.ign2).

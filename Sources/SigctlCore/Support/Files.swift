@@ -56,6 +56,13 @@ public enum Files {
         try? FileManager.default.removeItem(atPath: path)
     }
 
+    /// The file's modification time (nil when it cannot be read).
+    public static func modificationTime(_ path: String) -> Date? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))
+    }
+
     public static func exists(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0

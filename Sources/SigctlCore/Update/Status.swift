@@ -50,8 +50,10 @@ public struct StatusBackoff: Codable, Sendable {
     public var host: String
     public var until: Date
     public var httpStatus: Int
+    /// What the host said when it is not an HTTP server (rsync's "max connections reached").
+    public var reason: String?
 
-    public var text: String { "\(host) until \(Timestamp.text(until)) (HTTP \(httpStatus))" }
+    public var text: String { "\(host) until \(Timestamp.text(until)) (\(reason ?? "HTTP \(httpStatus)"))" }
 }
 
 public struct StatusLive: Codable, Sendable {
@@ -128,9 +130,9 @@ public struct StatusReport: Codable, Sendable {
         let now = context.clock.now()
         for feed in config.feeds {
             let feedState = state.feeds[feed.name]
-            let hosts = Set(feed.mirrors.map(Fetcher.host(of:))).sorted()
+            let hosts = Set(feed.usedMirrors.map(Fetcher.host(of:))).sorted()
             let backoffs = hosts.compactMap { host in state.backoff(forHost: host, now: now).map { (host, $0) } }
-            let backoff = backoffs.map { StatusBackoff(host: $0.0, until: $0.1.until, httpStatus: $0.1.status) }
+            let backoff = backoffs.map { StatusBackoff(host: $0.0, until: $0.1.until, httpStatus: $0.1.status, reason: $0.1.reason) }
             let files = feed.files.map { file in
                 let fileState = feedState?.files[file.name]
                 return StatusFile(name: file.name, risk: file.risk.rawValue, enabled: file.enabled,

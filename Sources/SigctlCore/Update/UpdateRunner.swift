@@ -40,6 +40,7 @@ public struct UpdateRunner {
         let plan = Planner.plan(config: config, state: state, facts: facts, options: options, now: now)
 
         let acquisition = Acquirer(sources: [
+            RsyncSource(context: context, settings: config.settings, scratch: layout.staging + "/downloads"),
             HTTPSource(context: context, settings: config.settings, scratch: layout.staging + "/downloads"),
             OfficialSource(context: context, settings: config.settings),
         ]).run(plan, state: state)
