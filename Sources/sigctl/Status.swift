@@ -55,6 +55,9 @@ struct Status: Subcommand {
         for feed in report.feeds {
             print("")
             print("\(feed.name)\(feed.enabled ? "" : " (disabled)"): checked \(Timestamp.text(feed.lastCheck)), changed \(Timestamp.text(feed.lastChange)), next check \(feed.enabled ? Timestamp.text(feed.nextCheck ?? Date()) : "-")")
+            if let publication = feed.publication {
+                print("  publisher:   set \(publication.generation) of \(publication.publisher), published \(Timestamp.text(publication.publishedAt)), verified with libclamav \(publication.libclamav); installed here in set \(publication.localGeneration.map(String.init) ?? "-")")
+            }
             for entry in feed.backoff { print("  backing off: \(entry.text)") }
             if let until = feed.coolDownUntil { print("  on cool-down until \(Timestamp.text(until)): libfreshclam sends nothing before then") }
             for database in feed.databases ?? [] {

@@ -53,11 +53,7 @@ final class RsyncDaemon {
         try process.run()
         self.process = process
         // rsyncd.py announces its port on stderr once it listens: read that one line.
-        var line = Data()
-        while let byte = try announcement.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
-            line.append(byte)
-        }
-        let text = String(decoding: line, as: UTF8.self)
+        let text = try firstLine(of: announcement)
         guard let value = text.split(separator: ":").last.flatMap({ Int($0.filter(\.isNumber)) }) else {
             throw HarnessError("the rsync daemon did not start: \(text)")
         }
@@ -95,4 +91,13 @@ final class RsyncDaemon {
         if heldLock >= 0 { close(heldLock) }
         heldLock = -1
     }
+}
+
+/// The first line a helper writes to `pipe` (its announcement), read as it arrives.
+func firstLine(of pipe: Pipe) throws -> String {
+    var line = Data()
+    while let byte = try pipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
+        line.append(byte)
+    }
+    return String(decoding: line, as: UTF8.self)
 }

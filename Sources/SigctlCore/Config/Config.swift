@@ -35,6 +35,16 @@ public struct Settings: Sendable {
     public var report: ReportLevel = .errors
     /// Where to write the Prometheus textfile after every run (nil: not written).
     public var metricsTextfile: String?
+    /// Where to publish each confirmed set for gateways (nil: not published after updates).
+    public var publishDir: String?
+    /// The fingerprint of the site key that signs published manifests.
+    public var publishKey: String?
+    /// The GnuPG home holding that key (nil: gpg's default for the user).
+    public var publishGnupgHome: String?
+    /// Published generations whose files stay in the tree.
+    public var publishKeep = 5
+    /// The feeds whose files are published (nil: every feed).
+    public var publishFeeds: [String]?
 
     public init(configDir: String) { self.configDir = configDir }
 }
@@ -103,6 +113,8 @@ public struct Feed: Sendable {
     public var source: String
     /// Set for `kind = "official"`: ClamAV's databases through libfreshclam.
     public var official: OfficialSettings?
+    /// True for `kind = "sigctl"`: the verified set another sigctl publishes (`sigctl publish`).
+    public var publication = false
     public var enabled = true
     public var mirrors: [String] = []
     public var transport: Transport = .auto
@@ -126,7 +138,7 @@ public struct Feed: Sendable {
     }
 
     /// The mirrors sigctl uses, in the order it tries them (rsync first).
-    public var usedMirrors: [String] { official == nil ? rsyncMirrors + httpMirrors : mirrors }
+    public var usedMirrors: [String] { official == nil && !publication ? rsyncMirrors + httpMirrors : mirrors }
 
     /// The http(s):// mirrors sigctl uses, in the listed order.
     public var httpMirrors: [String] {

@@ -75,6 +75,7 @@ public enum ConfigLoader {
         "database_dir", "state_dir", "clamd_conf", "clamd", "sleep", "keep_generations", "connect_timeout",
         "stall_timeout", "max_file_size", "user_agent", "proxy", "verify_memory_limit", "memory_budget", "verify_timeout",
         "reload_timeout", "max_connections_per_host", "verify_scope", "ham_corpus", "detect_corpus", "report", "metrics_textfile",
+        "publish_dir", "publish_key", "publish_gnupg_home", "publish_keep", "publish_feeds",
     ]
 
     private static func readSettings(_ doc: Document, into settings: inout Settings, warnings: inout [String]) throws {
@@ -117,6 +118,14 @@ public enum ConfigLoader {
             settings.metricsTextfile = v
         }
         if let v = try doc.path("detect_corpus", in: table) { settings.detectCorpus = v }
+        if let v = try doc.path("publish_dir", in: table) { settings.publishDir = v }
+        settings.publishKey = try fingerprint(doc, "publish_key", in: table, what: "of the key that signs manifests")
+        if let v = try doc.path("publish_gnupg_home", in: table) { settings.publishGnupgHome = v }
+        if let v = try doc.int("publish_keep", in: table, range: 1...100) { settings.publishKeep = v }
+        if let v = try doc.strings("publish_feeds", in: table) { settings.publishFeeds = v }
+        if settings.publishDir != nil && settings.publishKey == nil {
+            throw doc.error("publish_dir", "publish_dir needs publish_key, the fingerprint of the key that signs manifests")
+        }
         if let v = try doc.string("report", in: table) {
             guard let level = ReportLevel(rawValue: v) else {
                 throw doc.error("report", "must be \"errors\" (unattended runs print only errors) or \"changes\" (also each change); found \"\(v)\"")
@@ -157,6 +166,45 @@ public enum ConfigLoader {
         return feed
     }
 
+    static let publicationKeys: Set<String> = [
+        "name", "kind", "enabled", "mirrors", "interval", "gpg_key_url", "gpg_fingerprint", "ham_corpus", "may_silence", "may_configure",
+    ]
+
+    /// A `kind = "sigctl"` feed: a publisher's tree (`sigctl publish`), its manifest signed
+    /// by the site key whose fingerprint is pinned here.
+    private static func readPublicationFeed(_ doc: Document, into feed: inout Feed, warnings: inout [String]) throws -> Feed {
+        let table = doc.table
+        doc.warnUnknown(table, allowed: publicationKeys, warnings: &warnings)
+        guard !feed.mirrors.isEmpty else {
+            throw doc.error("mirrors", "a kind = \"sigctl\" feed needs the publisher's URL, such as [\"https://publisher.example/sigctl/\"]")
+        }
+        for mirror in feed.mirrors where mirror.lowercased().hasPrefix("rsync://") {
+            throw doc.error("mirrors", "a publisher is read over http:// or https://, not \"\(mirror)\"")
+        }
+        feed.publication = true
+        feed.integrity = .gpg
+        feed.gpgKeyURL = try doc.string("gpg_key_url", in: table)
+        guard feed.gpgKeyURL != nil else { throw doc.error("gpg_key_url", "a kind = \"sigctl\" feed needs gpg_key_url, where the site key is") }
+        guard let pinned = try fingerprint(doc, "gpg_fingerprint", in: table, what: "of the publisher's site key") else {
+            throw doc.error("gpg_fingerprint", "a kind = \"sigctl\" feed needs gpg_fingerprint, the full fingerprint of the publisher's site key")
+        }
+        feed.gpgFingerprint = pinned
+        feed.hamCorpus = try doc.path("ham_corpus", in: table)
+        if let value = try doc.bool("may_silence", in: table) { feed.maySilence = value }
+        if let value = try doc.bool("may_configure", in: table) { feed.mayConfigure = value }
+        return feed
+    }
+
+    /// A key's full fingerprint (spaces dropped, upper case), or nil when the key is absent.
+    private static func fingerprint(_ doc: Document, _ key: String, in table: TOMLTable, what: String) throws -> String? {
+        guard let value = try doc.string(key, in: table) else { return nil }
+        let cleaned = value.replacingOccurrences(of: " ", with: "").uppercased()
+        guard cleaned.count == 40 || cleaned.count == 64, cleaned.allSatisfy(\.isHexDigit) else {
+            throw doc.error(key, "must be the full fingerprint (40 or 64 hex digits) \(what)")
+        }
+        return cleaned
+    }
+
     /// A file name rsync passes through literally: no wildcards, escapes or spaces.
     static func rsyncSafe(_ name: String) -> Bool {
         name.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || "._-+".contains($0) }
@@ -188,7 +236,8 @@ public enum ConfigLoader {
         switch kind {
         case "files": break
         case "official": return try readOfficialFeed(doc, into: &feed, warnings: &warnings)
-        case let other: throw doc.error("kind", "must be \"files\" or \"official\", found \"\(other)\"")
+        case "sigctl": return try readPublicationFeed(doc, into: &feed, warnings: &warnings)
+        case let other: throw doc.error("kind", "must be \"files\", \"official\" or \"sigctl\", found \"\(other)\"")
         }
         if let transport = try doc.string("transport", in: table) {
             guard let value = Transport(rawValue: transport) else {
@@ -207,13 +256,7 @@ public enum ConfigLoader {
         feed.hamCorpus = try doc.path("ham_corpus", in: table)
         if let value = try doc.bool("may_silence", in: table) { feed.maySilence = value }
         if let value = try doc.bool("may_configure", in: table) { feed.mayConfigure = value }
-        if let fingerprint = try doc.string("gpg_fingerprint", in: table) {
-            let cleaned = fingerprint.replacingOccurrences(of: " ", with: "").uppercased()
-            guard cleaned.count == 40 || cleaned.count == 64, cleaned.allSatisfy(\.isHexDigit) else {
-                throw doc.error("gpg_fingerprint", "must be the key's full fingerprint (40 or 64 hex digits)")
-            }
-            feed.gpgFingerprint = cleaned
-        }
+        feed.gpgFingerprint = try fingerprint(doc, "gpg_fingerprint", in: table, what: "of the feed's signing key")
         if feed.integrity == .gpg {
             if feed.gpgKeyURL == nil { throw doc.error("integrity", "integrity = \"gpg\" needs gpg_key_url") }
             if feed.gpgFingerprint == nil { throw doc.error("integrity", "integrity = \"gpg\" needs gpg_fingerprint") }

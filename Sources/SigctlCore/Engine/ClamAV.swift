@@ -32,6 +32,12 @@ public struct LoadOptions: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// The options by their clamd.conf directive names.
+    public var directives: [String: Bool] {
+        ["PhishingSignatures": phishingSignatures, "PhishingScanURLs": phishingScanURLs, "Bytecode": bytecode,
+         "BytecodeUnsigned": bytecodeUnsigned, "DetectPUA": detectPUA, "OfficialDatabaseOnly": officialDatabaseOnly]
+    }
+
     var clFlags: UInt32 {
         var flags: UInt32 = 0
         if phishingSignatures { flags |= SIGCTL_CL_DB_PHISHING }

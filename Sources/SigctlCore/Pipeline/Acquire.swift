@@ -65,6 +65,10 @@ public struct FeedAcquisition: Sendable {
     public var replaced: [String] = []
     /// Set for official feeds: the mirror's cool-down after this run (nil: none).
     public var coolDown: Date?? = nil
+    /// Owned files the feed no longer delivers (a publisher's manifest dropped them).
+    public var dropped: [String] = []
+    /// For `kind = "sigctl"` feeds: the manifest these files came from, recorded once they are live.
+    public var publication: PublicationState?
 
     public init(feed: String) { self.feed = feed }
 
@@ -107,6 +111,7 @@ struct Acquirer {
         let due = plan.feeds.filter {
             if case .fetch = $0.decision { return true }
             if case .official = $0.decision { return true }
+            if case .publication = $0.decision { return true }
             return false
         }
         for source in sources {

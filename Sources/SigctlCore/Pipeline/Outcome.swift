@@ -93,8 +93,9 @@ public enum Outcome {
             files[file.feed, default: []].append(entry)
         }
         for (name, feed) in facts.plan.drops {
-            files[feed, default: []].append(FileReport(name: name, status: facts.wentLive ? .removed : .unchanged,
-                                                       message: "no longer enabled in the feed's configuration"))
+            let why = facts.config.feed(named: feed)?.publication == true ? "the publisher's manifest no longer lists it"
+                : "no longer enabled in the feed's configuration"
+            files[feed, default: []].append(FileReport(name: name, status: facts.wentLive ? .removed : .unchanged, message: why))
         }
         if facts.plan.allowList == .remove, facts.wentLive {
             files[AllowListSource.feedName, default: []].append(FileReport(name: allowListFileName, status: .removed,

@@ -8,8 +8,26 @@ public enum FeedDecision: Sendable {
     case fetch([FetchJob], conflicts: [String])
     /// Run libfreshclam for these databases.
     case official([String])
+    /// Ask a publisher for its manifest (`kind = "sigctl"`).
+    case publication(PublicationJob)
     /// Due, but it must not run (another updater owns the directory).
     case blocked(String)
+}
+
+/// What a `kind = "sigctl"` feed's source needs: what the feed has installed and
+/// which names it may not take.
+public struct PublicationJob: Sendable {
+    /// The feed's owned files that are as installed, with what sigctl knows of them.
+    public var installed: [String: FileState]
+    /// Every file the feed owns now (the ones a new manifest drops are removed).
+    public var owned: Set<String>
+    /// Database files sigctl does not own: a manifest file of that name is a conflict.
+    public var foreign: Set<String>
+    /// Names other enabled feeds deliver (name → feed).
+    public var taken: [String: String]
+    /// The manifest installed last (nil: none yet, or the conditional GET must not be used).
+    public var publication: PublicationState?
+    public var force: Bool
 }
 
 public struct FeedPlan: Sendable {
@@ -74,6 +92,8 @@ public enum Planner {
         // What the enabled configuration wants in the set.
         var wanted: Set<String> = []
         for feed in config.feeds where feed.enabled && feed.official == nil { wanted.formUnion(feed.enabledFiles.map(\.name)) }
+        // A publisher's files stay until one of its manifests drops them.
+        for feed in config.feeds where feed.enabled && feed.publication { wanted.formUnion(state.feeds[feed.name]?.files.keys.map { $0 } ?? []) }
         let allowed = (state.allowed ?? [:]).keys.sorted()
         if !allowed.isEmpty { wanted.insert(allowListFileName) }
         for name in owned where !wanted.contains(name) && name != allowListFileName {
@@ -136,6 +156,10 @@ public enum Planner {
             let until = waiting.map(\.until).min()!
             return .notDue("every mirror asked sigctl to wait (\(waiting[0].reason ?? "HTTP \(waiting[0].status)")); next request after \(Timestamp.text(until))")
         }
+        if feed.publication {
+            return .publication(publicationJob(feed, config: config, state: state, facts: facts, owned: owned,
+                                               repairs: repairs, force: options.force))
+        }
         var jobs: [FetchJob] = []
         var conflicts: [String] = []
         for file in feed.enabledFiles {
@@ -158,6 +182,27 @@ public enum Planner {
             jobs.append(FetchJob(feed: feed, file: file, previous: previous, force: options.force))
         }
         return .fetch(jobs, conflicts: conflicts)
+    }
+
+    static func publicationJob(_ feed: Feed, config: Configuration, state: State, facts: LiveFacts, owned: Set<String>,
+                               repairs: Set<String>, force: Bool) -> PublicationJob {
+        let feedState = state.feeds[feed.name]
+        let mine = Set(feedState?.files.keys.map { $0 } ?? []).intersection(owned)
+        var installed: [String: FileState] = [:]
+        for name in mine where facts.damaged[name] == nil || repairs.contains(name) {
+            installed[name] = feedState?.files[name]
+        }
+        var taken: [String: String] = [:]
+        for other in config.feeds where other.enabled && other.name != feed.name {
+            for file in other.enabledFiles { taken[file.name] = other.name }
+            for database in other.official?.databases ?? [] {
+                for name in OfficialSettings.fileNames(database) { taken[name] = other.name }
+            }
+        }
+        // A file lost from the directory must come again: no conditional request then.
+        let intact = installed.count == mine.count
+        return PublicationJob(installed: installed, owned: mine, foreign: facts.present.subtracting(owned), taken: taken,
+                              publication: intact && !force ? feedState?.publication : nil, force: force)
     }
 
     /// An official database file: one an official feed lists, one of ClamAV's own names

@@ -55,6 +55,19 @@ public enum Recorder {
                 state.feeds[feedName, default: FeedState()].files[result.name] = record
             }
         }
+        // A publisher's manifest counts as installed once all of its changed files went live.
+        for (feedName, feed) in facts.acquisition.feeds {
+            guard let publication = feed.publication else { continue }
+            let settled = feed.files.allSatisfy { result in
+                switch result.outcome {
+                case .unchanged, .refreshed: return true
+                case .staged(let file): return live.contains(file.name)
+                default: return false
+                }
+            }
+            let changed = feed.files.contains { if case .staged = $0.outcome { return true } else { return false } } || !feed.dropped.isEmpty
+            if settled && (!changed || facts.wentLive) { state.feeds[feedName, default: FeedState()].publication = publication }
+        }
         for file in facts.gates?.candidate.files ?? [] where file.origin != .download && live.contains(file.name) {
             var record = state.feeds[file.feed, default: FeedState()].files[file.name] ?? FileState()
             install(file, into: &record, stamp: stamps[file.name], now: now)
@@ -75,7 +88,7 @@ public enum Recorder {
             let results = facts.acquisition.feeds[plan.feed.name]?.files ?? []
             var feedState = state.feeds[plan.feed.name, default: FeedState()]
             switch plan.decision {
-            case .fetch, .official:
+            case .fetch, .official, .publication:
                 let retry = results.contains {
                     if case .failed = $0.outcome { return true }
                     if case .deferred = $0.outcome { return true }

@@ -95,6 +95,18 @@ public struct FeedState: Codable, Sendable {
     /// Problems recorded so far, by cause (see `ErrorCause`), for the metrics' counters.
     public var errorTotals: [String: Int]?
     public var files: [String: FileState] = [:]
+    /// For `kind = "sigctl"` feeds: the publisher's manifest the installed files came from.
+    public var publication: PublicationState?
+}
+
+/// The publisher's manifest a gateway installed, and how to ask for the next one.
+public struct PublicationState: Codable, Sendable, Equatable {
+    public var generation: Int
+    public var publishedAt: Date
+    public var publisher: String
+    public var libclamav: String
+    /// ETag and Last-Modified of manifest.json, per mirror, for the conditional GET.
+    public var validators: [String: Validators]?
 }
 
 /// A host that told sigctl to go away (429/403); nothing is sent to it until `until`.

@@ -122,6 +122,8 @@ public struct UpdateReport: Codable, Sendable {
     /// Problems found while reading the configuration (unknown keys and the like).
     public var configWarnings: [String] = []
     public var errors: [String] = []
+    /// The generation this run published into publish_dir (nil: nothing published).
+    public var published: Int?
     /// Repairs made on the way (a state file rebuilt, an install finished, a hand-edited file restored).
     public var notes: [String] = []
 

@@ -20,6 +20,17 @@ public struct StatusDatabase: Codable, Sendable {
     public var built: Date?
 }
 
+/// The publisher's set a gateway installed (`kind = "sigctl"`).
+public struct StatusPublication: Codable, Sendable {
+    /// The publisher's generation and when it published it.
+    public var generation: Int
+    public var publishedAt: Date
+    public var publisher: String
+    public var libclamav: String
+    /// The set this host installed it in (the local generation).
+    public var localGeneration: Int?
+}
+
 public struct StatusFeed: Codable, Sendable {
     public var name: String
     /// For official feeds: each database's live version, signature count and build time.
@@ -43,6 +54,8 @@ public struct StatusFeed: Codable, Sendable {
     /// Problems recorded since the state began, by cause (network, http, integrity, …).
     public var errorTotals: [String: Int]
     public var files: [StatusFile]
+    /// For `kind = "sigctl"` feeds: the publisher's set installed here.
+    public var publication: StatusPublication? = nil
 }
 
 /// A mirror host sigctl sends nothing to until `until`, because it answered `httpStatus`.
@@ -133,12 +146,18 @@ public struct StatusReport: Codable, Sendable {
             let hosts = Set(feed.usedMirrors.map(Fetcher.host(of:))).sorted()
             let backoffs = hosts.compactMap { host in state.backoff(forHost: host, now: now).map { (host, $0) } }
             let backoff = backoffs.map { StatusBackoff(host: $0.0, until: $0.1.until, httpStatus: $0.1.status, reason: $0.1.reason) }
-            let files = feed.files.map { file in
+            var files = feed.files.map { file in
                 let fileState = feedState?.files[file.name]
                 return StatusFile(name: file.name, risk: file.risk.rawValue, enabled: file.enabled,
                                   installed: state.live?.owned.contains(file.name) ?? false,
                                   signatures: fileState?.signatures, size: fileState?.size,
                                   lastChange: fileState?.lastChange, lastError: fileState?.lastError)
+            }
+            if feed.publication {
+                files = (feedState?.files ?? [:]).filter { state.live?.owned.contains($0.key) == true }.sorted { $0.key < $1.key }.map { name, fileState in
+                    StatusFile(name: name, risk: Risk.low.rawValue, enabled: true, installed: true, signatures: fileState.signatures,
+                               size: fileState.size, lastChange: fileState.lastChange, lastError: fileState.lastError)
+                }
             }
             var databases: [StatusDatabase]? = nil
             if let official = feed.official {
@@ -166,7 +185,12 @@ public struct StatusReport: Codable, Sendable {
                                            lastSuccess: feedState?.lastSuccess, newest: newest,
                                            nextCheck: feed.enabled ? max(next, now) : nil,
                                            backoff: backoff, lastError: feedState?.lastError,
-                                           errorTotals: feedState?.errorTotals ?? [:], files: files))
+                                           errorTotals: feedState?.errorTotals ?? [:], files: files,
+                                           publication: feedState?.publication.map { publication in
+                                               StatusPublication(generation: publication.generation, publishedAt: publication.publishedAt,
+                                                                 publisher: publication.publisher, libclamav: publication.libclamav,
+                                                                 localGeneration: state.live?.generation)
+                                           }))
         }
         return report
     }

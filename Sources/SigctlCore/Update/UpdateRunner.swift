@@ -37,13 +37,18 @@ public struct UpdateRunner {
         let now = context.clock.now()
         let officialDue = config.feeds.contains { $0.official != nil && $0.enabled && (options.feeds.isEmpty || options.feeds.contains($0.name)) }
         let facts = LiveFacts.gather(layout: layout, state: state, checkFreshclam: officialDue && options.fetch)
-        let plan = Planner.plan(config: config, state: state, facts: facts, options: options, now: now)
+        var plan = Planner.plan(config: config, state: state, facts: facts, options: options, now: now)
 
         let acquisition = Acquirer(sources: [
             RsyncSource(context: context, settings: config.settings, scratch: layout.staging + "/downloads"),
             HTTPSource(context: context, settings: config.settings, scratch: layout.staging + "/downloads"),
             OfficialSource(context: context, settings: config.settings),
+            PublicationSource(context: context, settings: config.settings, scratch: layout.staging + "/downloads/publications"),
         ]).run(plan, state: state)
+        // Files a publisher's manifest dropped leave the set like files a feed no longer lists.
+        for feed in acquisition.feeds.values where !feed.files.isEmpty {
+            for name in feed.dropped { plan.drops[name] = feed.feed }
+        }
         try context.reach("update.fetched")
 
         var local = RepairSource(layout: layout).stage(plan.repairs, facts: facts, state: state)
@@ -89,6 +94,12 @@ public struct UpdateRunner {
         NameIndexes(layout: layout, log: context.log).refresh()
         report.phases["index"] = context.clock.now().timeIntervalSince(indexing)
         if let problem = Metrics.write(context: context, config: config) { report.errors.append(problem) }
+        let published = Publisher.afterRun(context: context, config: config, state: next)
+        report.published = published.generation
+        if let problem = published.problem {
+            report.errors.append(problem)
+            if report.exitCode == 0 { report.exitCode = ExitStatus.partial.rawValue }
+        }
         return report
     }
 

@@ -1,0 +1,194 @@
+import Foundation
+
+/// What `publish` did.
+public enum PublishOutcome: Sendable, Equatable {
+    /// The tree already holds this generation.
+    case current(generation: Int)
+    case published(generation: Int, files: Int, written: Int, removed: Int)
+}
+
+/// Writes the live set into a static tree any web server can serve (see "Fleet" in
+/// the README):
+///
+///     DIR/files/<sha256>/<name>        the shared files, by content (never rewritten)
+///     DIR/<name>.cvd                   official CVDs, as freshclam's PrivateMirror expects
+///     DIR/manifests/<gen>.json(.sig)   each generation's manifest and detached signature
+///     DIR/manifest.json(.sig)          the current generation's, renamed into place last
+///
+/// Files go first and the manifest last, each by rename, so a gateway never reads a
+/// manifest that names a file not there yet. Files stay while any of the last
+/// `publish_keep` manifests names them.
+public struct Publisher {
+    let settings: Settings
+    let feeds: [Feed]
+    let loadOptions: LoadOptions
+    let log: Log
+    let now: Date
+
+    public init(config: Configuration, log: Log, now: Date) {
+        settings = config.settings
+        feeds = config.feeds
+        loadOptions = config.clamd.loadOptions
+        self.log = log
+        self.now = now
+    }
+
+    /// Publishes the live set of `state` into `directory` (default: publish_dir).
+    public func publish(state: State, into directory: String? = nil, force: Bool = false) throws -> PublishOutcome {
+        guard let root = directory ?? settings.publishDir else {
+            throw CommandError("no publish directory", hint: "give one (sigctl publish DIR) or set publish_dir in sigctl.toml", exit: .usage)
+        }
+        guard let key = settings.publishKey else {
+            throw CommandError("publish_key is not set", hint: "set publish_key in sigctl.toml to the fingerprint of the site key that signs manifests", exit: .config)
+        }
+        guard let live = state.live else {
+            throw CommandError("nothing is installed yet, so there is nothing to publish", hint: "run sigctl update first")
+        }
+        let generations = Generations(stateDir: settings.stateDir)
+        guard let kept = generations.manifest(live.generation), kept.status.isKept else {
+            throw CommandError("set \(live.generation) is not confirmed by clamd yet, so it is not published",
+                               hint: "sigctl publishes only sets clamd has shown it uses; check clamd and run sigctl update again")
+        }
+        try Files.makeDirectory(root)
+        try Files.makeDirectory(root + "/files")
+        try Files.makeDirectory(root + "/manifests")
+        if !force, let current = try? PublishManifest.decode(Data(contentsOf: URL(fileURLWithPath: root + "/" + PublishManifest.currentPath))),
+           current.generation == live.generation {
+            return .current(generation: live.generation)
+        }
+
+        // 1. The files, by content.
+        var entries: [PublishManifest.File] = []
+        var written = 0
+        for (name, file) in kept.files.sorted(by: { $0.key < $1.key }) where shared(feed: file.feed, name: name) {
+            let path = PublishManifest.filePath(sha256: file.sha256, name: name)
+            let target = root + "/" + path
+            if !Files.exists(target) {
+                try Files.makeDirectory((target as NSString).deletingLastPathComponent)
+                try copyAtomically(generations.directory(live.generation) + "/" + name, to: target, sha256: file.sha256)
+                written += 1
+            }
+            entries.append(PublishManifest.File(name: name, sha256: file.sha256, size: file.size, signatures: file.signatures,
+                                                feed: file.feed, version: version(of: name, feed: file.feed, state: state),
+                                                path: path))
+        }
+        // 2. Official CVDs where freshclam's PrivateMirror looks for them.
+        for entry in entries where entry.name.hasSuffix(".cvd") {
+            try copyAtomically(root + "/" + entry.path, to: root + "/" + entry.name, sha256: entry.sha256)
+        }
+        // 3. The manifest: archived and signed first, then renamed into place.
+        let manifest = PublishManifest(
+            generation: live.generation, publishedAt: now, publisher: ProcessInfo.processInfo.hostName,
+            verified: .init(libclamav: ClamAV.version, loadOptions: loadOptions.directives, signatures: kept.loadedSignatures,
+                            installedAt: live.installedAt, confirmedByClamd: kept.status == .confirmed),
+            files: entries,
+            feeds: feeds.filter { $0.enabled && Set(entries.map(\.feed)).contains($0.name) }.map { feed in
+                PublishManifest.FeedVerdict(name: feed.name, lastSuccess: state.feeds[feed.name]?.lastSuccess,
+                                            heldBack: state.feeds[feed.name]?.lastError)
+            })
+        let data = try JSONOutput.encode(manifest)
+        let archived = root + "/" + PublishManifest.archivedPath(live.generation)
+        try Files.writeAtomically(data, to: archived)
+        let signature = try ManifestSigner(key: key, home: settings.publishGnupgHome).sign(archived)
+        try Files.writeAtomically(signature, to: archived + ".sig")
+        try Files.writeAtomically(signature, to: root + "/" + PublishManifest.currentPath + ".sig")
+        try Files.writeAtomically(data, to: root + "/" + PublishManifest.currentPath)
+        let removed = prune(root)
+        log.info("published set \(live.generation) (\(entries.count) files, \(written) new) into \(root)")
+        return .published(generation: live.generation, files: entries.count, written: written, removed: removed)
+    }
+
+    /// After an update, rollback or reload: publishes the live set into publish_dir when
+    /// it is set and clamd confirmed a set the tree does not have yet. Never throws: a
+    /// problem comes back as one message for the run's errors.
+    public static func afterRun(context: SigctlContext, config: Configuration, state: State) -> (generation: Int?, problem: String?) {
+        guard let directory = config.settings.publishDir, let live = state.live, live.confirmed || config.clamdAddress == nil else {
+            return (nil, nil)
+        }
+        do {
+            let outcome = try Publisher(config: config, log: context.log, now: context.clock.now()).publish(state: state, into: directory)
+            if case .published(let generation, _, _, _) = outcome { return (generation, nil) }
+            return (nil, nil)
+        } catch {
+            return (nil, "publishing set \(live.generation) into \(directory) failed: \(error); the gateways keep the set published before")
+        }
+    }
+
+    /// Whether a file of the live set goes into the tree: never the canary or sigctl's
+    /// own allow list, and only the feeds publish_feeds names (all when unset).
+    func shared(feed: String, name: String) -> Bool {
+        guard name != canaryFileName, name != allowListFileName, feed != AllowListSource.feedName else { return false }
+        return settings.publishFeeds.map { $0.contains(feed) } ?? true
+    }
+
+    /// The CVD version from the header, or the Last-Modified the file was installed with.
+    func version(of name: String, feed: String, state: State) -> String? {
+        if ContentChecks.isContainer(name), let number = DirectoryLoad.version(settings.databaseDir + "/" + name) {
+            return String(number)
+        }
+        return state.feeds[feed]?.files[name]?.installedLastModified
+    }
+
+    /// Copies into a temporary name beside `target`, checks the digest, renames.
+    func copyAtomically(_ source: String, to target: String, sha256: String) throws {
+        let temp = (target as NSString).deletingLastPathComponent + "/.\((target as NSString).lastPathComponent).tmp-\(getpid())"
+        unlink(temp)
+        try Files.copy(source, to: temp)
+        guard try ClamAV.hashFile("sha256", path: temp) == sha256 else {
+            unlink(temp)
+            throw CommandError("\(source) no longer has the digest its set recorded", hint: "run sigctl update to repair the kept set, then publish again")
+        }
+        guard rename(temp, target) == 0 else {
+            let error = SystemError.errno("rename", path: target)
+            unlink(temp)
+            throw error
+        }
+    }
+
+    /// Keeps the newest publish_keep manifests and the files they name; removes the rest.
+    func prune(_ root: String) -> Int {
+        let archived = Files.list(root + "/manifests").compactMap { name -> Int? in
+            name.hasSuffix(".json") ? Int(name.dropLast(5)) : nil
+        }.sorted(by: >)
+        let keep = Array(archived.prefix(max(1, settings.publishKeep)))
+        var named: Set<String> = []
+        for generation in keep {
+            guard let data = Files.readRegular(root + "/" + PublishManifest.archivedPath(generation)),
+                  let manifest = try? PublishManifest.decode(data) else { return 0 } // unreadable: keep everything
+            named.formUnion(manifest.files.map(\.sha256))
+        }
+        for generation in archived.dropFirst(keep.count) {
+            unlink(root + "/" + PublishManifest.archivedPath(generation))
+            unlink(root + "/" + PublishManifest.archivedPath(generation) + ".sig")
+        }
+        var removed = 0
+        for digest in Files.list(root + "/files") where !named.contains(digest) {
+            Files.remove(root + "/files/" + digest)
+            removed += 1
+        }
+        return removed
+    }
+}
+
+/// Signs manifests with the site's key: `gpg --detach-sign` as the user sigctl runs as.
+struct ManifestSigner {
+    let key: String
+    let home: String?
+
+    func sign(_ path: String) throws -> Data {
+        var arguments = ["--batch", "--no-tty", "--yes", "--pinentry-mode", "error", "--local-user", key + "!",
+                         "--detach-sign", "--output", "-", path]
+        if let home { arguments = ["--homedir", home] + arguments }
+        let result: GPGVerifier.Output
+        do {
+            result = try GPGVerifier.run("/usr/bin/gpg", arguments)
+        } catch {
+            throw CommandError("cannot run gpg to sign the manifest (\(error))", hint: "install the gpg package")
+        }
+        guard result.status == 0, !result.outputData.isEmpty else {
+            throw CommandError("gpg could not sign the manifest with \(key) (\(result.errorLine))",
+                               hint: "import the site's secret key without a passphrase into \(home ?? "the GnuPG home of the user sigctl runs as"), or set publish_gnupg_home")
+        }
+        return result.outputData
+    }
+}
