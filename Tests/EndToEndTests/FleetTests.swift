@@ -150,6 +150,28 @@ import Testing
         }
     }
 
+    @Test func aNewManifestNeverLooksUnchangedToTheWebServer() throws {
+        // nginx's ETag is the mtime in seconds and the size: two manifests written within
+        // one second with the same size would answer a gateway's conditional GET with 304.
+        let fleet = try Fleet(gateways: 1)
+        let pub = fleet.publisher
+        try pub.publish(feed: "up", file: "a.ndb", GeneratedSignatures.ndb("Test.Stamp", count: 2).text)
+        try pub.writeFeed("up", files: ["a.ndb"])
+        #expect(try pub.update().1?.published == 1)
+        #expect(try fleet.gateways[0].update().0.status == 0)
+        let manifest = fleet.publishDir + "/manifest.json"
+        let before = try #require(Files.modificationTime(manifest))
+        let again = try pub.sigctl(["publish", "--force"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let after = try #require(Files.modificationTime(manifest))
+        #expect(after.timeIntervalSince(before) >= 1)
+        // The gateway sees the new manifest (200), not a 304 for the old one.
+        let requests = fleet.nginx.requests().count
+        #expect(try fleet.gateways[0].update().0.status == 0)
+        let seen = fleet.nginx.requests().dropFirst(requests)
+        #expect(seen.contains { $0.request.hasPrefix("GET /manifest.json ") && $0.status == 200 }, "\(seen.map { "\($0.request) \($0.status)" })")
+    }
+
     /// An update that must refuse the publication: one error naming the feed and the
     /// cause, nothing live changes, clamd still detects the set it had.
     func expectRefused(_ gateway: Sandbox, cause: String, keeps: GeneratedSignatures, alsoNew: GeneratedSignatures? = nil,

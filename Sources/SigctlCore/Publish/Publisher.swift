@@ -91,8 +91,12 @@ public struct Publisher {
         try Files.writeAtomically(data, to: archived)
         let signature = try ManifestSigner(key: key, home: settings.publishGnupgHome).sign(archived)
         try Files.writeAtomically(signature, to: archived + ".sig")
-        try Files.writeAtomically(signature, to: root + "/" + PublishManifest.currentPath + ".sig")
-        try Files.writeAtomically(data, to: root + "/" + PublishManifest.currentPath)
+        // Web servers derive ETag and Last-Modified from the mtime in whole seconds (nginx:
+        // mtime and size): a new manifest must never look like the one before it.
+        let current = root + "/" + PublishManifest.currentPath
+        let stamp = max(now, (Files.modificationTime(current) ?? .distantPast).addingTimeInterval(1))
+        try Files.writeAtomically(signature, to: current + ".sig", modified: stamp)
+        try Files.writeAtomically(data, to: current, modified: stamp)
         let removed = prune(root)
         log.info("published set \(live.generation) (\(entries.count) files, \(written) new) into \(root)")
         return .published(generation: live.generation, files: entries.count, written: written, removed: removed)

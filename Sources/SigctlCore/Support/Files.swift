@@ -4,7 +4,8 @@ import Foundation
 public enum Files {
     /// Writes `data` to `path` so that readers see either the old or the new
     /// content: write a temporary file beside it, fsync, rename, fsync the directory.
-    public static func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+    /// With `modified`, the file gets that modification time before it is renamed into place.
+    public static func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644, modified: Date? = nil) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let temp = directory + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
@@ -20,6 +21,12 @@ public enum Files {
                     }
                     offset += n
                 }
+            }
+            if let modified {
+                let seconds = modified.timeIntervalSince1970
+                var times = [timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9)),
+                             timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))]
+                guard futimens(fd, &times) == 0 else { throw SystemError.errno("futimens", path: temp) }
             }
             guard fsync(fd) == 0 else { throw SystemError.errno("fsync", path: temp) }
             close(fd)
