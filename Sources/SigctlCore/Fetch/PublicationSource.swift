@@ -83,7 +83,7 @@ struct PublicationFetch {
         var acquisition = FeedAcquisition(feed: feed.name)
         let manifestURL = base + PublishManifest.currentPath
         var request = fetcher.makeRequest(manifestURL, maxBytes: 16 << 20)
-        let validators = job.publication?.validators?[Redact.url(base)]
+        let validators = job.conditional ? job.publication?.validators?[Redact.url(base)] : nil
         if let etag = validators?.etag { request.headers.append("If-None-Match: \(etag)") }
         if let lastModified = validators?.lastModified { request.headers.append("If-Modified-Since: \(lastModified)") }
         let manifestPath = scratch + "/manifest.json"
@@ -98,7 +98,7 @@ struct PublicationFetch {
             throw Problem(message: "\(Redact.url(manifestURL)) is not a sigctl publish manifest; check the feed's URL", rejected: true)
         }
         // The signature lives at the generation's own path, which never changes once written.
-        let signatureURL = base + PublishManifest.archivedPath(manifest.generation) + ".sig"
+        let signatureURL = base + PublishManifest.archivedPath(manifest.id) + ".sig"
         let signaturePath = manifestPath + ".sig"
         let signed = try get(fetcher.makeRequest(signatureURL, maxBytes: 64 << 10), to: signaturePath,
                              label: "\(feed.name)/manifest.json.sig", host: host)
@@ -126,8 +126,9 @@ struct PublicationFetch {
                 continue
             }
             if job.foreign.contains(entry.name) {
-                results.append(FileResult(name: entry.name, outcome: .conflict(
-                    "\(fetcher.settings.databaseDir)/\(entry.name) exists and was not installed by sigctl; sigctl never overwrites files it does not own: remove it, or stop the updater that put it there")))
+                let reason = "\(fetcher.settings.databaseDir)/\(entry.name) exists and was not installed by sigctl; sigctl never overwrites files it does not own: remove it, or stop the updater that put it there"
+                results.append(FileResult(name: entry.name, outcome: .conflict(reason)))
+                trouble.append("\(entry.name): \(reason)")
                 continue
             }
             if !job.force, job.installed[entry.name]?.sha256 == entry.sha256 {
@@ -217,8 +218,10 @@ struct PublicationFetch {
         } catch let error as CurlError {
             throw Problem(message: "\(Redact.url(request.url)): \(error.message)", rejected: false)
         }
-        if response.status == 429 || response.status == 403 {
-            let seconds = Fetcher.retryAfter(response.headers["retry-after"]) ?? (response.status == 429 ? 4 * 3600 : 24 * 3600)
+        // The site's own server: only a 429 backs off (a 403 is a permissions mistake
+        // on the publisher, reported on every run until it is fixed).
+        if response.status == 429 {
+            let seconds = Fetcher.retryAfter(response.headers["retry-after"]) ?? 3600
             let until = Date().addingTimeInterval(TimeInterval(seconds))
             fetcher.gate.recordBackoff(host, HostBackoff(until: until, status: response.status, since: Date(), url: Redact.url(request.url)))
             throw Problem(message: "\(Redact.url(request.url)): HTTP \(response.status); sigctl sends nothing to \(host) until \(Timestamp.text(until))",

@@ -36,6 +36,8 @@ struct RsyncClient {
         var transferred: Set<String> = []
         /// Bytes received from the daemon, as rsync counted them.
         var received: Int64 = 0
+        /// rsync's first complaint when some files did not arrive (exit 23 or 24).
+        var problem: String?
     }
 
     /// Fetches `names` from `mirror` into `destination`; `basis` holds the previous copy.
@@ -71,11 +73,9 @@ struct RsyncClient {
         if child.timedOut { throw .timedOut("rsync did not finish within \(limit)s") }
         switch child.status {
         case 0, 23, 24:
-            // 23/24: some files were missing or vanished; the others arrived.
-            if child.status == 23, result.missing.isEmpty, result.transferred.isEmpty,
-               let problem = Self.errorLine(child.errors) {
-                throw .other(problem)
-            }
+            // 23/24: some files were missing or vanished; the others arrived (unchanged
+            // ones as links to the basis, so "nothing transferred" is no failure).
+            if child.status != 0 { result.problem = Self.errorLine(child.errors) }
             return result
         default:
             let line = Self.errorLine(child.errors) ?? "rsync exited with status \(child.status)"

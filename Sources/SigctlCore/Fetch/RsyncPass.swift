@@ -68,7 +68,7 @@ struct RsyncPass {
                 guard Files.exists(path) else {
                     note(job, .failed, result.missing.contains(name)
                          ? "\(Redact.url(base))\(name): not on this mirror"
-                         : "\(Redact.url(base))\(name): not delivered (larger than max_file_size, or not a regular file on the mirror)")
+                         : "\(Redact.url(base))\(name): not delivered (\(result.problem ?? "larger than max_file_size, or not a regular file on the mirror"))")
                     still.append(job)
                     continue
                 }
@@ -77,7 +77,15 @@ struct RsyncPass {
                     done.append(FileResult(name: name, outcome: outcome))
                 case .rejected(let rejection):
                     note(job, .rejected, "\(Redact.url(base))\(name): \(rejection.reason)")
-                    if rejection.upstream { left.append((job, leftovers[name])) } else { still.append(job) }
+                    // The next mirror must deliver its own copy, not be judged by this one's.
+                    unlink(path)
+                    if let suffix { unlink(path + "." + suffix) }
+                    if rejection.upstream {
+                        leftovers[name]?.final = true
+                        left.append((job, leftovers[name]))
+                    } else {
+                        still.append(job)
+                    }
                 }
             }
             pending = still

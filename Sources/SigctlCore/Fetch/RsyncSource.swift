@@ -34,7 +34,7 @@ struct RsyncSource: FeedSource {
                 let (done, left) = pass.run(jobs)
                 feed.files += done
                 for (job, leftover) in left {
-                    if job.file.url != nil || !plan.feed.httpMirrors.isEmpty {
+                    if leftover?.final != true, job.file.url != nil || !plan.feed.httpMirrors.isEmpty {
                         var httpJob = job
                         httpJob.feed.mirrors = plan.feed.httpMirrors
                         fallback.append((httpJob, leftover))
@@ -68,6 +68,8 @@ struct Leftover {
     enum Kind: Int { case deferred, failed, rejected }
     var kind: Kind
     var reasons: [String]
+    /// The problem is upstream's (every mirror serves it): no HTTP fallback either.
+    var final = false
 
     var outcome: FileOutcome {
         let text = reasons.joined(separator: "; ")

@@ -10,6 +10,9 @@ public struct Candidate: Sendable {
     public var drops: [String: String]
     /// Live files replaced under another name (daily.cvd → daily.cld), name → feed.
     public var replaced: [String: String]
+    /// Feeds whose changes go in whole or not at all (a publisher's set): when one of
+    /// them is rejected, its drops stay out too.
+    public var wholeFeeds: Set<String> = []
 
     public var isEmpty: Bool { files.isEmpty && drops.isEmpty && replaced.isEmpty }
     public var replacing: [String: String] { Dictionary(files.map { ($0.name, $0.path) }, uniquingKeysWith: { a, _ in a }) }
@@ -20,6 +23,7 @@ public struct Candidate: Sendable {
         var copy = self
         copy.files.removeAll { feeds.contains($0.feed) }
         copy.replaced = replaced.filter { !feeds.contains($0.value) }
+        copy.drops = drops.filter { !(feeds.contains($0.value) && wholeFeeds.contains($0.value)) }
         return copy
     }
 
@@ -38,6 +42,8 @@ public struct Candidate: Sendable {
         }
         var drops = plan.drops
         if plan.allowList == .remove { drops[allowListFileName] = AllowListSource.feedName }
-        return Candidate(generation: generation, canary: canary, files: files, drops: drops, replaced: replaced)
+        var candidate = Candidate(generation: generation, canary: canary, files: files, drops: drops, replaced: replaced)
+        candidate.wholeFeeds = Set(acquisition.feeds.values.filter { $0.publication != nil }.map(\.feed))
+        return candidate
     }
 }

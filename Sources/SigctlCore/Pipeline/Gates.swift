@@ -64,7 +64,14 @@ struct Gates {
         }
         result.rejectedFiles = policy(candidate, state: state)
         var current = candidate
+        // A publisher's set is not split: one refused file holds the whole feed back.
+        let held = Set(candidate.files.filter { result.rejectedFiles[$0.name] != nil && candidate.wholeFeeds.contains($0.feed) }.map(\.feed))
+        for file in candidate.files where held.contains(file.feed) && result.rejectedFiles[file.name] == nil {
+            let culprit = candidate.files.first { $0.feed == file.feed && result.rejectedFiles[$0.name] != nil }!.name
+            result.rejectedFiles[file.name] = "held back with \(culprit): a publisher's set goes in whole or not at all"
+        }
         current.files.removeAll { result.rejectedFiles[$0.name] != nil }
+        if !held.isEmpty { current = current.without(feeds: held) }
         guard !current.isEmpty else {
             result.candidate = current
             result.seconds = context.clock.now().timeIntervalSince(start)

@@ -34,6 +34,11 @@ public struct RunFacts: Sendable {
         }
     }
     var liveNames: Set<String> { wentLive ? Set(gates?.candidate.files.map(\.name) ?? []) : [] }
+    /// The planned drops the installed set carries out (a held-back publisher's are not).
+    var appliedDrops: [String: String] {
+        guard let candidate = gates?.candidate else { return plan.drops }
+        return plan.drops.filter { candidate.drops[$0.key] != nil }
+    }
 }
 
 /// The report of an update: a pure function of the run's facts.
@@ -92,7 +97,7 @@ public enum Outcome {
             }
             files[file.feed, default: []].append(entry)
         }
-        for (name, feed) in facts.plan.drops {
+        for (name, feed) in facts.appliedDrops {
             let why = facts.config.feed(named: feed)?.publication == true ? "the publisher's manifest no longer lists it"
                 : "no longer enabled in the feed's configuration"
             files[feed, default: []].append(FileReport(name: name, status: facts.wentLive ? .removed : .unchanged, message: why))

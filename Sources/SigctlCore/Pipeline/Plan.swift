@@ -25,8 +25,10 @@ public struct PublicationJob: Sendable {
     public var foreign: Set<String>
     /// Names other enabled feeds deliver (name → feed).
     public var taken: [String: String]
-    /// The manifest installed last (nil: none yet, or the conditional GET must not be used).
+    /// The manifest installed last (nil: none yet): nothing older is accepted.
     public var publication: PublicationState?
+    /// Send its validators: false when a file must come again (lost, or --force).
+    public var conditional: Bool
     public var force: Bool
 }
 
@@ -202,7 +204,7 @@ public enum Planner {
         // A file lost from the directory must come again: no conditional request then.
         let intact = installed.count == mine.count
         return PublicationJob(installed: installed, owned: mine, foreign: facts.present.subtracting(owned), taken: taken,
-                              publication: intact && !force ? feedState?.publication : nil, force: force)
+                              publication: feedState?.publication, conditional: intact && !force, force: force)
     }
 
     /// An official database file: one an official feed lists, one of ClamAV's own names

@@ -75,7 +75,7 @@ public enum Recorder {
             state.feeds[file.feed, default: FeedState()].files[file.name] = record
         }
         if facts.wentLive {
-            for (name, feed) in facts.plan.drops { state.feeds[feed]?.files[name] = nil }
+            for (name, feed) in facts.appliedDrops { state.feeds[feed]?.files[name] = nil }
             if facts.plan.allowList == .remove { state.feeds[AllowListSource.feedName]?.files[allowListFileName] = nil }
             for feed in facts.acquisition.feeds.values where feed.files.contains(where: { live.contains($0.name) }) {
                 for name in feed.replaced { state.feeds[feed.feed]?.files[name] = nil }

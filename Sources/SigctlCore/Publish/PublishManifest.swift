@@ -45,8 +45,12 @@ public struct PublishManifest: Codable, Sendable, Equatable {
         public var heldBack: String?
     }
 
-    /// The immutable path of generation `generation`'s manifest (and `.sig`) in the tree.
-    public static func archivedPath(_ generation: Int) -> String { "manifests/\(generation).json" }
+    /// This publication's name: generation and time. A rollback republishes an old
+    /// generation number, and `--force` the same one, each under a new name.
+    public var id: String { "\(generation)-\(Int64(publishedAt.timeIntervalSince1970))" }
+
+    /// The path of a publication's manifest (and `.sig`) in the tree, written once and never changed.
+    public static func archivedPath(_ id: String) -> String { "manifests/\(id).json" }
     public static let currentPath = "manifest.json"
 
     /// The path of a file's bytes in the tree: by content, so a file is never rewritten in place.

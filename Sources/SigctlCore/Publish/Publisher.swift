@@ -57,28 +57,48 @@ public struct Publisher {
             return .current(generation: live.generation)
         }
 
-        // 1. The files, by content.
+        // 1. The files, by content: what is live now. After a rollback that kept newer
+        // official databases, those come from the database directory, not the kept set.
         var entries: [PublishManifest.File] = []
         var written = 0
-        for (name, file) in kept.files.sorted(by: { $0.key < $1.key }) where shared(feed: file.feed, name: name) {
-            let path = PublishManifest.filePath(sha256: file.sha256, name: name)
+        for name in live.owned.sorted() {
+            guard let (feed, record) = state.record(of: name), let sha256 = record.sha256, shared(feed: feed, name: name) else { continue }
+            let path = PublishManifest.filePath(sha256: sha256, name: name)
             let target = root + "/" + path
             if !Files.exists(target) {
                 try Files.makeDirectory((target as NSString).deletingLastPathComponent)
-                try copyAtomically(generations.directory(live.generation) + "/" + name, to: target, sha256: file.sha256)
+                let source = kept.files[name]?.sha256 == sha256 ? generations.directory(live.generation) + "/" + name
+                    : settings.databaseDir + "/" + name
+                try copyAtomically(source, to: target, sha256: sha256)
                 written += 1
             }
-            entries.append(PublishManifest.File(name: name, sha256: file.sha256, size: file.size, signatures: file.signatures,
-                                                feed: file.feed, version: version(of: name, feed: file.feed, state: state),
-                                                path: path))
+            entries.append(PublishManifest.File(name: name, sha256: sha256, size: record.size ?? Files.size(target) ?? 0,
+                                                signatures: record.signatures ?? kept.files[name]?.signatures ?? 0,
+                                                feed: feed, version: version(of: target, name: name, record: record), path: path))
         }
-        // 2. Official CVDs where freshclam's PrivateMirror looks for them.
-        for entry in entries where entry.name.hasSuffix(".cvd") {
-            try copyAtomically(root + "/" + entry.path, to: root + "/" + entry.name, sha256: entry.sha256)
+        // 2. Official CVDs where freshclam's PrivateMirror looks for them (hard links to
+        // the immutable copies); a CVD the set no longer holds as such leaves the top.
+        let topLevel = Set(entries.filter { $0.name.hasSuffix(".cvd") }.map(\.name))
+        for entry in entries where topLevel.contains(entry.name) {
+            let target = root + "/" + entry.name
+            if FileStamp.read(target)?.inode == FileStamp.read(root + "/" + entry.path)?.inode { continue }
+            let temp = root + "/.\(entry.name).tmp-\(getpid())"
+            unlink(temp)
+            guard link(root + "/" + entry.path, temp) == 0 || (try? Files.copy(root + "/" + entry.path, to: temp)) != nil,
+                  rename(temp, target) == 0 else {
+                unlink(temp)
+                throw SystemError.errno("rename", path: target)
+            }
         }
+        for name in Files.list(root) where name.hasSuffix(".cvd") && !topLevel.contains(name) { unlink(root + "/" + name) }
         // 3. The manifest: archived and signed first, then renamed into place.
+        // Web servers derive ETag and Last-Modified from the mtime in whole seconds (nginx:
+        // mtime and size): a new manifest must never look like the one before it.
+        let current = root + "/" + PublishManifest.currentPath
+        let stamp = max(now, (Files.modificationTime(current) ?? .distantPast).addingTimeInterval(1))
         let manifest = PublishManifest(
-            generation: live.generation, publishedAt: now, publisher: ProcessInfo.processInfo.hostName,
+            generation: live.generation, publishedAt: Date(timeIntervalSince1970: stamp.timeIntervalSince1970.rounded(.down)),
+            publisher: ProcessInfo.processInfo.hostName,
             verified: .init(libclamav: ClamAV.version, loadOptions: loadOptions.directives, signatures: kept.loadedSignatures,
                             installedAt: live.installedAt, confirmedByClamd: kept.status == .confirmed),
             files: entries,
@@ -87,17 +107,13 @@ public struct Publisher {
                                             heldBack: state.feeds[feed.name]?.lastError)
             })
         let data = try JSONOutput.encode(manifest)
-        let archived = root + "/" + PublishManifest.archivedPath(live.generation)
+        let archived = root + "/" + PublishManifest.archivedPath(manifest.id)
         try Files.writeAtomically(data, to: archived)
         let signature = try ManifestSigner(key: key, home: settings.publishGnupgHome).sign(archived)
         try Files.writeAtomically(signature, to: archived + ".sig")
-        // Web servers derive ETag and Last-Modified from the mtime in whole seconds (nginx:
-        // mtime and size): a new manifest must never look like the one before it.
-        let current = root + "/" + PublishManifest.currentPath
-        let stamp = max(now, (Files.modificationTime(current) ?? .distantPast).addingTimeInterval(1))
-        try Files.writeAtomically(signature, to: current + ".sig", modified: stamp)
-        try Files.writeAtomically(data, to: current, modified: stamp)
-        let removed = prune(root)
+        try Files.writeAtomically(signature, to: current + ".sig", modified: manifest.publishedAt)
+        try Files.writeAtomically(data, to: current, modified: manifest.publishedAt)
+        let removed = prune(root, current: manifest)
         log.info("published set \(live.generation) (\(entries.count) files, \(written) new) into \(root)")
         return .published(generation: live.generation, files: entries.count, written: written, removed: removed)
     }
@@ -126,11 +142,9 @@ public struct Publisher {
     }
 
     /// The CVD version from the header, or the Last-Modified the file was installed with.
-    func version(of name: String, feed: String, state: State) -> String? {
-        if ContentChecks.isContainer(name), let number = DirectoryLoad.version(settings.databaseDir + "/" + name) {
-            return String(number)
-        }
-        return state.feeds[feed]?.files[name]?.installedLastModified
+    func version(of path: String, name: String, record: FileState) -> String? {
+        if ContentChecks.isContainer(name), let number = DirectoryLoad.version(path) { return String(number) }
+        return record.installedLastModified
     }
 
     /// Copies into a temporary name beside `target`, checks the digest, renames.
@@ -149,21 +163,23 @@ public struct Publisher {
         }
     }
 
-    /// Keeps the newest publish_keep manifests and the files they name; removes the rest.
-    func prune(_ root: String) -> Int {
-        let archived = Files.list(root + "/manifests").compactMap { name -> Int? in
-            name.hasSuffix(".json") ? Int(name.dropLast(5)) : nil
-        }.sorted(by: >)
-        let keep = Array(archived.prefix(max(1, settings.publishKeep)))
-        var named: Set<String> = []
-        for generation in keep {
-            guard let data = Files.readRegular(root + "/" + PublishManifest.archivedPath(generation)),
-                  let manifest = try? PublishManifest.decode(data) else { return 0 } // unreadable: keep everything
-            named.formUnion(manifest.files.map(\.sha256))
+    /// Keeps the newest publish_keep publications (by time, whatever their generation
+    /// numbers) and the files they name, always the one just written; removes the rest.
+    func prune(_ root: String, current: PublishManifest) -> Int {
+        var archived: [PublishManifest] = []
+        for name in Files.list(root + "/manifests") where name.hasSuffix(".json") {
+            guard let data = Files.readRegular(root + "/manifests/" + name), let manifest = try? PublishManifest.decode(data),
+                  PublishManifest.archivedPath(manifest.id) == "manifests/" + name else {
+                return 0 // something unreadable: keep everything rather than guess
+            }
+            archived.append(manifest)
         }
-        for generation in archived.dropFirst(keep.count) {
-            unlink(root + "/" + PublishManifest.archivedPath(generation))
-            unlink(root + "/" + PublishManifest.archivedPath(generation) + ".sig")
+        archived.sort { $0.publishedAt > $1.publishedAt }
+        let keep = [current] + archived.filter { $0.id != current.id }.prefix(max(1, settings.publishKeep) - 1)
+        let named = Set(keep.flatMap { $0.files.map(\.sha256) })
+        for manifest in archived where !keep.contains(where: { $0.id == manifest.id }) {
+            unlink(root + "/" + PublishManifest.archivedPath(manifest.id))
+            unlink(root + "/" + PublishManifest.archivedPath(manifest.id) + ".sig")
         }
         var removed = 0
         for digest in Files.list(root + "/files") where !named.contains(digest) {

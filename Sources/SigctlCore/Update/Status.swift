@@ -177,7 +177,8 @@ public struct StatusReport: Codable, Sendable {
             var next = feedState?.lastCheck?.addingTimeInterval(TimeInterval(feed.interval)) ?? now
             if !hosts.isEmpty, backoffs.count == hosts.count, let first = backoffs.map(\.1.until).min() { next = max(next, first) }
             if let coolDown { next = max(next, coolDown) }
-            let newest = databases?.compactMap(\.built).max()
+            // A publisher's set is as fresh as its manifest: a server stuck on an old one ages.
+            let newest = databases?.compactMap(\.built).max() ?? feedState?.publication?.publishedAt
                 ?? feedState?.files.values.compactMap(\.lastChange).max() ?? feedState?.lastChange
             report.feeds.append(StatusFeed(name: feed.name, databases: databases, coolDownUntil: coolDown,
                                            enabled: feed.enabled, interval: feed.interval,
