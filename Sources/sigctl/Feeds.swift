@@ -28,6 +28,11 @@ struct Feeds: Subcommand {
                     for mirror in feed.mirrors { print("  mirror \(Redact.url(mirror))") }
                     continue
                 }
+                if feed.publication {
+                    print("\(feed.name): \(feed.enabled ? "enabled" : "disabled"), every \(DurationParser.format(feed.interval)), a publisher's verified set (kind = \"sigctl\"), manifest signed by \(feed.gpgFingerprint ?? "?")")
+                    for mirror in feed.mirrors { print("  publisher \(Redact.url(mirror))") }
+                    continue
+                }
                 print("\(feed.name): \(feed.enabled ? "enabled" : "disabled"), every \(DurationParser.format(feed.interval)), integrity \(feed.integrity.rawValue)\(feed.gpgFingerprint.map { " (key \($0))" } ?? ""), transport \(feed.transport.rawValue)")
                 for mirror in feed.usedMirrors { print("  mirror \(Redact.url(mirror))") }
                 for mirror in feed.mirrors where !feed.usedMirrors.contains(mirror) {

@@ -18,15 +18,6 @@ struct Publish: Subcommand {
     @Flag(help: "Write a new manifest even when the tree already holds the live generation.")
     var force = false
 
-    struct Published: Encodable {
-        var generation: Int
-        var directory: String
-        var changed: Bool
-        var files: Int?
-        var written: Int?
-        var removed: Int?
-    }
-
     func run() throws {
         let log = global.log
         try execute(log, json: output.json) {
@@ -36,20 +27,12 @@ struct Publish: Subcommand {
             defer { withExtendedLifetime(lock) {} }
             let state = try StateStore(directory: config.settings.stateDir).load()
             let given = directory.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
-            let outcome = try Publisher(config: config, log: log, now: context.clock.now()).publish(state: state, into: given, force: force)
-            let target = given ?? config.settings.publishDir ?? ""
-            let result: Published
-            switch outcome {
-            case .current(let generation):
-                result = Published(generation: generation, directory: target, changed: false)
-            case .published(let generation, let files, let written, let removed):
-                result = Published(generation: generation, directory: target, changed: true, files: files, written: written, removed: removed)
-            }
+            let result = try Publisher(config: config, log: log, now: context.clock.now()).publish(state: state, into: given, force: force)
             if output.json { return try printJSON(result) }
             if result.changed {
-                print("published set \(result.generation) into \(target): \(result.files ?? 0) files (\(result.written ?? 0) new), \(result.removed ?? 0) old files removed")
+                print("published set \(result.generation) into \(result.directory): \(result.files ?? 0) files (\(result.written ?? 0) new), \(result.removed ?? 0) old files removed")
             } else {
-                print("\(target) already holds set \(result.generation); nothing to do (--force writes a new manifest)")
+                print("\(result.directory) already holds set \(result.generation); nothing to do (--force writes a new manifest)")
             }
         }
     }

@@ -41,8 +41,7 @@ struct Setup: Subcommand {
         try execute(log, json: output.json) {
             let config = try global.load(log)
             if printCron {
-                return print(CronFile.render(user: user ?? CronFile.defaultUser(stateDir: config.settings.stateDir),
-                                             binary: CronFile.runningBinary(), configDir: config.settings.configDir), terminator: "")
+                return print(FirstRun.cronText(context: global.context(log), config: config, user: user), terminator: "")
             }
             let systemRoot = SystemRoot(root)
             let facts = SystemFacts.probe(config: config, root: systemRoot)

@@ -95,7 +95,7 @@ struct Test: Subcommand {
             }
             var summary: TestSummary
             if clamd, let config {
-                summary = try ClamdTester(config: config, context: global.context(log)).run(messages, options: options, emit: emit)
+                summary = try ClamdTester(config: config, context: global.context(log), feeds: feeds).run(messages, options: options, emit: emit)
             } else {
                 let tester = try MailTester(directory: directory, options: config?.clamd.loadOptions ?? LoadOptions(), feedOfFile: feeds)
                 summary = tester.run(messages, options: options, emit: emit)

@@ -11,15 +11,7 @@ struct FleetFreshclamTests {
         let pub = fleet.publisher
         let cvd = try Data(contentsOf: URL(fileURLWithPath: Paths.fixtures + "/clamav-cvd/test-6.cvd"))
         try pub.mirror.put("clamav/test.cvd", cvd)
-        try pub.writeFeed("clamav", """
-            name = "clamav"
-            kind = "official"
-            databases = ["test"]
-            mirrors = ["\(pub.mirror.url("clamav"))"]
-            private_mirror = true
-            dns = "none"
-            interval = "0s"
-            """)
+        try pub.writeOfficialTestFeed()
         let (result, report) = try pub.update()
         #expect(result.status == 0 && report?.published == 1, "\(result.stderr)")
         let published = try #require(try fleet.manifest().files.first { $0.name == "test.cvd" })

@@ -18,20 +18,8 @@ final class Nginx {
     deinit { stop() }
 
     func start() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [Paths.packageRoot + "/Tests/Support/nginx_serve.py", "--root", root, "--workdir", workDir]
-            + (port > 0 ? ["--port", String(port)] : [])
-        process.standardOutput = FileHandle.nullDevice
-        let announcement = Pipe()
-        process.standardError = announcement
-        try process.run()
-        self.process = process
-        let text = try firstLine(of: announcement)
-        guard text.hasPrefix("nginx: serving"), let value = text.split(separator: ":").last.flatMap({ Int($0) }) else {
-            throw HarnessError("nginx did not start: \(text)")
-        }
-        port = value
+        (process, port) = try startAnnounced("nginx_serve.py", ["--root", root, "--workdir", workDir]
+                                             + (port > 0 ? ["--port", String(port)] : []))
     }
 
     /// nginx down: its master exits and the port refuses connections.

@@ -23,7 +23,6 @@ enum Paths {
         return packageRoot + "/.build/debug/sigctl"
     }()
 
-    static let mirrorScript = packageRoot + "/Tests/Support/mirror.py"
     static let fixtures = packageRoot + "/../shared/fixtures"
     static var haveFixtures: Bool { FileManager.default.fileExists(atPath: fixtures + "/README.md") }
     static let clamd = ["/usr/sbin/clamd", "/usr/bin/clamd"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -90,29 +89,15 @@ final class Mirror {
     let root: String
     let faultsPath: String
     let logPath: String
-    let process = Process()
-    private(set) var port = 0
+    let process: Process
+    let port: Int
 
     init(root: String, workDir: String) throws {
         self.root = root
         faultsPath = workDir + "/faults.json"
         logPath = workDir + "/mirror.log"
-        let portFile = workDir + "/mirror.port"
-        try? FileManager.default.removeItem(atPath: portFile)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [Paths.mirrorScript, "--root", root, "--port-file", portFile, "--faults", faultsPath, "--log", logPath]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<100 {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
-               let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                port = value
-                return
-            }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        throw HarnessError("the test mirror did not start")
+        // mirror.py announces "mirror: serving ROOT on http://127.0.0.1:PORT/" once it listens.
+        (process, port) = try startAnnounced("mirror.py", ["--root", root, "--faults", faultsPath, "--log", logPath])
     }
 
     deinit { stop() }
@@ -333,6 +318,20 @@ final class Sandbox {
         }
         for file in files { body += "\n[[files]]\nname = \"\(file)\"\nrisk = \"low\"\n" }
         try writeFeed(name, body)
+    }
+
+    /// An official feed "clamav" for ClamAV's signed `test` database, from this sandbox's
+    /// mirror under /clamav/ as a private mirror (no DNS).
+    func writeOfficialTestFeed() throws {
+        try writeFeed("clamav", """
+            name = "clamav"
+            kind = "official"
+            databases = ["test"]
+            mirrors = ["\(mirror.url("clamav"))"]
+            private_mirror = true
+            dns = "none"
+            interval = "0s"
+            """)
     }
 
     /// Publishes a database file on the mirror with its sidecars.

@@ -31,15 +31,7 @@ struct OfficialTests {
         for version in 4...6 where cdiffs {
             try box.mirror.put("clamav/test-\(version).cdiff", try Data(contentsOf: URL(fileURLWithPath: Self.cvds + "/test-\(version).cdiff")))
         }
-        try box.writeFeed("clamav", """
-            name = "clamav"
-            kind = "official"
-            databases = ["test"]
-            mirrors = ["\(box.mirror.url("clamav"))"]
-            private_mirror = true
-            dns = "none"
-            interval = "0s"
-            """)
+        try box.writeOfficialTestFeed()
         if startClamd { try box.clamd.start() }
         return box
     }

@@ -41,23 +41,8 @@ final class RsyncDaemon {
 
     /// Starts listening (again, on the same port when it had one).
     func start() throws {
-        let portFile = workDir + "/rsyncd.port"
-        try? FileManager.default.removeItem(atPath: portFile)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [Paths.packageRoot + "/Tests/Support/rsyncd.py", "--config", workDir + "/rsyncd.conf",
-                             "--port-file", portFile, "--log", logPath] + (port > 0 ? ["--port", String(port)] : [])
-        process.standardOutput = FileHandle.nullDevice
-        let announcement = Pipe()
-        process.standardError = announcement
-        try process.run()
-        self.process = process
-        // rsyncd.py announces its port on stderr once it listens: read that one line.
-        let text = try firstLine(of: announcement)
-        guard let value = text.split(separator: ":").last.flatMap({ Int($0.filter(\.isNumber)) }) else {
-            throw HarnessError("the rsync daemon did not start: \(text)")
-        }
-        port = value
+        (process, port) = try startAnnounced("rsyncd.py", ["--config", workDir + "/rsyncd.conf", "--log", logPath]
+                                             + (port > 0 ? ["--port", String(port)] : []))
     }
 
     /// The daemon down: the port refuses connections.
@@ -91,13 +76,4 @@ final class RsyncDaemon {
         if heldLock >= 0 { close(heldLock) }
         heldLock = -1
     }
-}
-
-/// The first line a helper writes to `pipe` (its announcement), read as it arrives.
-func firstLine(of pipe: Pipe) throws -> String {
-    var line = Data()
-    while let byte = try pipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
-        line.append(byte)
-    }
-    return String(decoding: line, as: UTF8.self)
 }

@@ -97,7 +97,7 @@ import Testing
 @Suite struct SignatureLineTests {
     func nameHash(_ line: String, _ ext: String) -> UInt64? {
         var line = line
-        return line.withUTF8 { SetDelta.nameHash($0, fileExtension: ext) }
+        return line.withUTF8 { SignatureLine.nameHash($0, fileExtension: ext) }
     }
 
     @Test func namesComeFromTheFieldLibclamavReads() {

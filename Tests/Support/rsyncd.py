@@ -2,16 +2,15 @@
 """A loopback rsync daemon for sigctl's tests: the real `rsync --daemon`, started per
 connection the way Debian's rsync.socket (inetd mode) starts it.
 
-Listens on 127.0.0.1 (port 0 unless --port), writes the port to --port-file, and hands
-each accepted connection to `rsync --daemon --config=CONFIG` as its stdin and stdout.
+Listens on 127.0.0.1 (port 0 unless --port), announces the port on stderr
+("rsyncd: listening on 127.0.0.1:PORT"), and hands each accepted connection to `rsync --daemon --config=CONFIG` as its stdin and stdout.
 Stop it (SIGTERM) to make the daemon "down": the port then refuses connections.
 Each connection is logged to --log as one line, so tests can count requests.
 """
-import argparse, os, signal, socket, subprocess, sys
+import argparse, signal, socket, subprocess, sys
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--config", required=True)
-parser.add_argument("--port-file", required=True)
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--log")
 args = parser.parse_args()
@@ -21,9 +20,6 @@ listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 listener.bind(("127.0.0.1", args.port))
 listener.listen(64)
 port = listener.getsockname()[1]
-with open(args.port_file + ".tmp", "w") as f:
-    f.write(f"{port}\n")
-os.rename(args.port_file + ".tmp", args.port_file)
 print(f"rsyncd: listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel

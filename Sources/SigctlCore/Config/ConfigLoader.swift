@@ -124,7 +124,7 @@ public enum ConfigLoader {
         if let v = try doc.int("publish_keep", in: table, range: 1...100) { settings.publishKeep = v }
         if let v = try doc.strings("publish_feeds", in: table) { settings.publishFeeds = v }
         if settings.publishDir != nil && settings.publishKey == nil {
-            throw doc.error("publish_dir", "publish_dir needs publish_key, the fingerprint of the key that signs manifests")
+            throw doc.error("publish_dir", "needs publish_key too, the fingerprint of the key that signs manifests")
         }
         if let v = try doc.string("report", in: table) {
             guard let level = ReportLevel(rawValue: v) else {

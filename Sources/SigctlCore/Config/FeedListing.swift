@@ -11,6 +11,7 @@ public struct FeedListing: Encodable, Sendable {
     }
 
     public var name: String
+    /// The feed's `kind`: "files", "official" or "sigctl".
     public var kind: String
     public var enabled: Bool
     public var interval: Int
@@ -18,7 +19,7 @@ public struct FeedListing: Encodable, Sendable {
     public var gpgFingerprint: String?
     /// The mirrors sigctl uses, in the order it tries them.
     public var mirrors: [String]
-    /// "auto", "rsync" or "http"; null for official feeds.
+    /// "auto", "rsync" or "http"; null for official and publisher feeds.
     public var transport: String?
     /// Official feeds: the databases, the DNS name and whether the mirror is private.
     public var databases: [String]?
@@ -30,13 +31,13 @@ public struct FeedListing: Encodable, Sendable {
 
     public init(_ feed: Feed) {
         name = feed.name
-        kind = feed.official == nil ? "http" : "official"
+        kind = feed.official != nil ? "official" : feed.publication ? "sigctl" : "files"
         enabled = feed.enabled
         interval = feed.interval
         integrity = feed.official == nil ? feed.integrity.rawValue : nil
         gpgFingerprint = feed.gpgFingerprint
         mirrors = feed.usedMirrors.map(Redact.url)
-        transport = feed.official == nil ? feed.transport.rawValue : nil
+        transport = feed.official == nil && !feed.publication ? feed.transport.rawValue : nil
         databases = feed.official?.databases
         dns = feed.official?.dns
         privateMirror = feed.official?.privateMirror

@@ -29,11 +29,12 @@ public struct VerifyReport: Codable, Sendable {
     /// The user the child loaded the set as.
     public var uid: UInt32? = nil
 
+    /// Set by the parent when the child ran out of memory: libclamav could not allocate
+    /// under the limit, or the child died the way a load past its limit dies.
+    public var exhausted: Bool? = nil
+
     /// The child ran out of memory (its address-space limit, or a kill).
-    public var outOfMemory: Bool {
-        let text = ((error ?? "") + messages.joined(separator: " ")).lowercased()
-        return text.contains("out of memory") || text.contains("can't allocate") || text.contains("cannot allocate")
-    }
+    public var outOfMemory: Bool { exhausted ?? false }
 
     /// One line for the admin: the error plus libclamav's lines that say where.
     public var summary: String {
@@ -176,15 +177,18 @@ public struct SetVerifier: Sendable {
             let text = ((report.error ?? "") + report.messages.joined()).lowercased()
             if !report.ok, memoryLimit > 0, text.contains("memory") || text.contains("allocate") {
                 report.error = (report.error ?? "failed") + " (out of memory under \(limitName) = \(memoryLimit >> 20) MiB; raise it if the set is large)"
+                report.exhausted = true
             }
             return report
         }
         let stderr = result.errorTail.isEmpty ? "" : "; its stderr: \(result.errorTail)"
         if result.signalled {
             let signal = result.status
-            let hint = [SIGKILL, SIGSEGV, SIGABRT, SIGTRAP, SIGILL].contains(signal)
-                ? " (often out of memory: the limit is \(limitName) = \(memoryLimit >> 20) MiB)" : ""
-            return failure("the verification child was killed by signal \(signal) while loading the set\(hint)\(stderr)")
+            let likelyMemory = [SIGKILL, SIGSEGV, SIGABRT, SIGTRAP, SIGILL].contains(signal)
+            let hint = likelyMemory ? " (often out of memory: the limit is \(limitName) = \(memoryLimit >> 20) MiB)" : ""
+            var report = failure("the verification child was killed by signal \(signal) while loading the set\(hint)\(stderr)")
+            report.exhausted = likelyMemory && memoryLimit > 0
+            return report
         }
         return failure("the verification child exited with status \(result.status) and no report\(stderr)")
     }

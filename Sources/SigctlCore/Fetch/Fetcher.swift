@@ -171,9 +171,8 @@ public final class Fetcher: Sendable {
                 }
             case 429, 403:
                 unlink(target)
-                let seconds = Self.retryAfter(response.headers["retry-after"]) ?? (response.status == 429 ? 4 * 3600 : 24 * 3600)
-                let until = Date().addingTimeInterval(TimeInterval(seconds))
-                gate.recordBackoff(host, HostBackoff(until: until, status: response.status, since: Date(), url: Redact.url(url)))
+                let until = gate.backOff(host, status: response.status, url: url,
+                                         seconds: Self.retryAfter(response.headers["retry-after"]) ?? (response.status == 429 ? 4 * 3600 : 24 * 3600))
                 failures.append("\(url): HTTP \(response.status); sigctl sends nothing to \(host) until \(Timestamp.text(until))")
                 continue
             default:
@@ -309,27 +308,15 @@ public final class Fetcher: Sendable {
     /// The dates, when a mirror's Last-Modified is older than the installed version's.
     static func olderThanInstalled(_ served: String?, previous: FileState?) -> (served: String, installed: String)? {
         guard let served, let installed = previous?.installedLastModified,
-              let servedDate = httpDate(served), let installedDate = httpDate(installed), servedDate < installedDate else { return nil }
+              let servedDate = HTTPDate.parse(served), let installedDate = HTTPDate.parse(installed), servedDate < installedDate else { return nil }
         return (served, installed)
-    }
-
-    static func httpDate(_ value: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: value.trimmingCharacters(in: .whitespaces))
     }
 
     /// Retry-After as seconds: a number, or an HTTP date.
     static func retryAfter(_ value: String?) -> Int? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
         if let seconds = Int(value) { return max(0, seconds) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
+        guard let date = HTTPDate.parse(value) else { return nil }
         return max(0, Int(date.timeIntervalSinceNow.rounded(.up)))
     }
 

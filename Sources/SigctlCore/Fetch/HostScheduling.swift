@@ -21,8 +21,15 @@ final class HostGate: Sendable {
         }
     }
 
-    func recordBackoff(_ host: String, _ entry: HostBackoff) {
+    /// Sends nothing more to `host` for `seconds`, because it answered `status` (or, for
+    /// an rsync daemon, `reason`). Returns when the back-off ends.
+    @discardableResult
+    func backOff(_ host: String, status: Int, url: String, seconds: Int, reason: String? = nil) -> Date {
+        let now = Date()
+        let until = now.addingTimeInterval(TimeInterval(seconds))
+        let entry = HostBackoff(until: until, status: status, since: now, url: Redact.url(url), reason: reason)
         inner.withLock { $0.backoffs[host] = entry }
+        return until
     }
 
     var backoffs: [String: HostBackoff] { inner.withLock { $0.backoffs } }

@@ -221,9 +221,8 @@ struct PublicationFetch {
         // The site's own server: only a 429 backs off (a 403 is a permissions mistake
         // on the publisher, reported on every run until it is fixed).
         if response.status == 429 {
-            let seconds = Fetcher.retryAfter(response.headers["retry-after"]) ?? 3600
-            let until = Date().addingTimeInterval(TimeInterval(seconds))
-            fetcher.gate.recordBackoff(host, HostBackoff(until: until, status: response.status, since: Date(), url: Redact.url(request.url)))
+            let until = fetcher.gate.backOff(host, status: 429, url: request.url,
+                                             seconds: Fetcher.retryAfter(response.headers["retry-after"]) ?? 3600)
             throw Problem(message: "\(Redact.url(request.url)): HTTP \(response.status); sigctl sends nothing to \(host) until \(Timestamp.text(until))",
                           rejected: false)
         }

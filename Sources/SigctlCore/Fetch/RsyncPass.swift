@@ -50,10 +50,8 @@ struct RsyncPass {
                 result = try client.fetch(names, mirror: base, into: fresh, basis: Files.isDirectory(copy) ? copy : nil)
             } catch {
                 if case .busy(let message) = error {
-                    let now = Date()
-                    let until = now.addingTimeInterval(RsyncSource.busyBackoff)
-                    fetcher.gate.recordBackoff(host, HostBackoff(until: until, status: 429, since: now, url: Redact.url(mirror),
-                                                                 reason: "rsync: \(message)"))
+                    let until = fetcher.gate.backOff(host, status: 429, url: mirror, seconds: RsyncSource.busyBackoff,
+                                                     reason: "rsync: \(message)")
                     pending.forEach { note($0, .failed, "\(Redact.url(base)): \(message); sigctl sends nothing to \(host) until \(Timestamp.text(until))") }
                 } else {
                     pending.forEach { note($0, .failed, "\(Redact.url(base)): \(error.message)") }
@@ -110,7 +108,7 @@ struct RsyncPass {
         unlink(staged)
         do {
             try Files.copy(path, to: staged)
-            let lastModified = Self.httpDate(Files.modificationTime(path))
+            let lastModified = Files.modificationTime(path).map(HTTPDate.text)
             let accepted = try fetcher.checkFile(job, path: staged, sidecar: sidecar.flatMap { Files.exists($0) ? $0 : nil },
                                                  mirror: mirror, contentType: nil, etag: nil, lastModified: lastModified)
             if !job.force, accepted.sha256 != job.previous?.sha256,
@@ -143,14 +141,5 @@ struct RsyncPass {
         for name in Files.list(fresh) where !wanted.contains(name) { Files.remove(fresh + "/" + name) }
         Files.remove(copy)
         if rename(fresh, copy) != 0 { log.debug("cannot keep the rsync copy \(copy): \(String(cString: strerror(errno)))") }
-    }
-
-    static func httpDate(_ date: Date?) -> String? {
-        guard let date else { return nil }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: date)
     }
 }

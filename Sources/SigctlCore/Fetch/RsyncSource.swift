@@ -13,7 +13,7 @@ struct RsyncSource: FeedSource {
     let scratch: String
 
     /// How long a mirror that answered "max connections reached" is left alone.
-    static let busyBackoff: TimeInterval = 3600
+    static let busyBackoff = 3600
 
     func handles(_ feed: Feed) -> Bool { feed.official == nil && !feed.rsyncMirrors.isEmpty }
 

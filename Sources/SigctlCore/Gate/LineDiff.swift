@@ -78,7 +78,7 @@ extension SetDelta {
             guard let path else { continue }
             let ext = (path as NSString).pathExtension.lowercased()
             try LineReader(path: path).forEach { line in
-                guard let name = nameHash(line, fileExtension: ext), !contains(other, LineReader.hash(line)) else { return }
+                guard let name = SignatureLine.nameHash(line, fileExtension: ext), !contains(other, LineReader.hash(line)) else { return }
                 names.insert(name)
                 if !macro, ext == "ndb" || ext == "ndu" || ext == "ldb" || ext == "ldu", usesMacro(line) { macro = true }
             }
@@ -102,7 +102,7 @@ extension SetDelta {
         var output = Data()
         var kept = 0
         try LineReader(path: source).forEach { line in
-            guard let name = nameHash(line, fileExtension: ext), names.contains(name) else { return }
+            guard let name = SignatureLine.nameHash(line, fileExtension: ext), names.contains(name) else { return }
             output.append(line.baseAddress!, count: line.count)
             output.append(0x0a)
             kept += 1
@@ -112,9 +112,7 @@ extension SetDelta {
     }
 
     /// The 48-bit hash of the name a line defines (see `SignatureLine`).
-    static func nameHash(_ line: UnsafeBufferPointer<UInt8>, fileExtension ext: String) -> UInt64? {
-        SignatureLine.nameHash(line, fileExtension: ext)
-    }
+
 
     /// Removes cached container contents that no file of the live set uses any more.
     static func prune(_ cache: String, keeping used: Set<String>) {

@@ -69,10 +69,10 @@ public enum Metrics {
 
     /// Writes the textfile for the current state, atomically (a temporary name that does
     /// not end in .prom, then a rename). Returns a warning when it cannot.
-    public static func write(context: SigctlContext, config: Configuration) -> String? {
+    public static func write(context: SigctlContext, config: Configuration, state: State) -> String? {
         guard let path = config.settings.metricsTextfile else { return nil }
         do {
-            let report = try StatusReport.gather(context: context, config: config, askClamd: false)
+            let report = StatusReport.gather(context: context, config: config, state: state, askClamd: false)
             try Files.writeAtomically(Data(render(report, now: context.clock.now()).utf8), to: path, mode: 0o644)
             return nil
         } catch {

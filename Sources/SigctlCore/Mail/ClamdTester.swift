@@ -15,8 +15,9 @@ public final class ClamdTester: @unchecked Sendable {
     /// `find` may build a name index: one at a time.
     private let lookup = Mutex(())
 
-    /// Fails unless clamd answers and serves the live set (its canary).
-    public init(config: Configuration, context: SigctlContext) throws {
+    /// Fails unless clamd answers and serves the live set (its canary). `feeds` maps the
+    /// live files to their feeds (`FeedAttribution.map`).
+    public init(config: Configuration, context: SigctlContext, feeds: [String: String]) throws {
         guard let address = config.clamdAddress else {
             throw CommandError("--clamd needs a clamd to talk to, and sigctl.toml says clamd = \"none\"",
                                hint: "run without --clamd to load the set here", exit: .usage)
@@ -42,7 +43,7 @@ public final class ClamdTester: @unchecked Sendable {
         clamd = client
         directory = config.settings.databaseDir
         options = config.clamd.loadOptions
-        feedOfFile = FeedAttribution.map(config: config)
+        feedOfFile = feeds
         indexDirectory = layout.nameIndexes
     }
 

@@ -23,11 +23,6 @@ public struct Explanation: Codable, Sendable {
 
 /// `sigctl explain`: finds the definition line of a signature in the live database files.
 public enum SignatureLookup {
-    /// The name a database line defines, by file type; nil for lines without one.
-    static func name(ofLine line: Substring, fileExtension ext: String) -> Substring? {
-        SignatureLine.name(line, fileExtension: ext)
-    }
-
     /// Reads one file line by line (never whole) for the definitions of `name`.
     static func search(_ name: String, in path: String, label: String, inner: String?) -> [SignatureDefinition] {
         let ext = ((inner ?? label) as NSString).pathExtension.lowercased()
@@ -36,7 +31,7 @@ public enum SignatureLookup {
         try? LineReader(path: path).forEach { bytes in
             number += 1
             let line = String(decoding: bytes, as: UTF8.self)
-            guard let defined = Self.name(ofLine: Substring(line), fileExtension: ext), defined == name else { return }
+            guard let defined = SignatureLine.name(Substring(line), fileExtension: ext), defined == name else { return }
             found.append(SignatureDefinition(file: label, innerFile: inner, line: number, text: line, allowList: ext == "ign" || ext == "ign2"))
         }
         return found
@@ -67,7 +62,7 @@ public enum SignatureLookup {
             }
             for hit in hits ?? [] {
                 let ext = ((hit.member ?? file) as NSString).pathExtension.lowercased()
-                guard let text = lineText(path, hit: hit), Self.name(ofLine: Substring(text), fileExtension: ext) == Substring(name) else { continue }
+                guard let text = lineText(path, hit: hit), SignatureLine.name(Substring(text), fileExtension: ext) == Substring(name) else { continue }
                 found.append(SignatureDefinition(file: file, innerFile: hit.member, line: hit.line, text: text,
                                                  allowList: ext == "ign" || ext == "ign2"))
             }

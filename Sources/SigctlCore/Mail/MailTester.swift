@@ -123,14 +123,6 @@ public final class MailTester: @unchecked Sendable {
         self.loadSeconds = loadSeconds
     }
 
-    /// Scans every message on `options.jobs` threads and calls `emit` once per
-    /// message, in input order. Returns the summary.
-    public func run(_ messages: [MessageSource], options: TestOptions, emit: @escaping @Sendable (MessageResult) -> Void) -> TestSummary {
-        var options = options
-        options.jobs = max(1, min(options.jobs, messages.count))
-        return run(MessageStream(messages: messages), options: options, emit: emit)
-    }
-
     /// Scans the messages of `stream` as they are read, on `options.jobs` threads, and
     /// calls `emit` once per message in input order. Memory holds the messages being
     /// scanned and the results waiting for an earlier one, never the whole corpus.

@@ -9,18 +9,11 @@ public final class MessageStream: @unchecked Sendable {
     private var mbox: MboxReader?
     private let lock = NSLock()
 
-    private var ready: [MessageSource] = []
     /// When set, only messages with these labels are handed out (the others are read and dropped).
     public var only: Set<String>?
 
     public init(_ paths: [String]) {
         pending = paths
-    }
-
-    /// Messages already in memory (the corpus child filters them by label first).
-    init(messages: [MessageSource]) {
-        pending = []
-        ready = messages.reversed()
     }
 
     /// The next message, or nil at the end. Safe to call from several threads.
@@ -34,7 +27,6 @@ public final class MessageStream: @unchecked Sendable {
     }
 
     private func take() -> MessageSource? {
-        if let message = ready.popLast() { return message }
         while true {
             if let reader = mbox {
                 if let message = reader.next() { return message }

@@ -56,7 +56,7 @@ struct NameIndex {
             var line: UInt64 = 0
             try LineReader(path: source, range: member.range).forEachWithOffset { bytes, offset in
                 line += 1
-                guard let hash = SetDelta.nameHash(bytes, fileExtension: ext) else { return }
+                guard let hash = SignatureLine.nameHash(bytes, fileExtension: ext) else { return }
                 entries.append((hash | UInt64(number), offset << 24 | min(line, 0xff_ffff)))
             }
         }

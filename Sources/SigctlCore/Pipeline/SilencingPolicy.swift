@@ -42,7 +42,7 @@ public enum SilencingPolicy {
         guard kind(of: path) == .signatures, !ContentChecks.isContainer(path),
               let data = Files.readRegular(path) else { return [] }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
-            SignatureLookup.name(ofLine: $0.hasSuffix("\r") ? $0.dropLast() : $0, fileExtension: ext)
+            SignatureLine.name($0.hasSuffix("\r") ? $0.dropLast() : $0, fileExtension: ext)
         }
     }
 
@@ -99,7 +99,7 @@ public enum SilencingPolicy {
         }
         var foreign: [String] = []
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            guard let name = SignatureLookup.name(ofLine: line.hasSuffix("\r") ? line.dropLast() : line, fileExtension: ext) else { continue }
+            guard let name = SignatureLine.name(line.hasSuffix("\r") ? line.dropLast() : line, fileExtension: ext) else { continue }
             let entry = ext == "ign2" ? Substring(name.split(separator: ":").first ?? name) : name
             let p = prefix(entry)
             // ClamAV's names and other feeds' names come first: a feed that defines a decoy

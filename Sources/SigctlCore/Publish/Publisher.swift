@@ -1,10 +1,16 @@
 import Foundation
 
-/// What `publish` did.
-public enum PublishOutcome: Sendable, Equatable {
-    /// The tree already holds this generation.
-    case current(generation: Int)
-    case published(generation: Int, files: Int, written: Int, removed: Int)
+/// What `publish` did (also `sigctl publish --json`).
+public struct PublishResult: Encodable, Sendable, Equatable {
+    public var generation: Int
+    public var directory: String
+    /// False when the tree already held this generation.
+    public var changed: Bool
+    public var files: Int?
+    /// Files the tree did not have before.
+    public var written: Int?
+    /// Old files pruned.
+    public var removed: Int?
 }
 
 /// Writes the live set into a static tree any web server can serve (see "Fleet" in
@@ -34,7 +40,7 @@ public struct Publisher {
     }
 
     /// Publishes the live set of `state` into `directory` (default: publish_dir).
-    public func publish(state: State, into directory: String? = nil, force: Bool = false) throws -> PublishOutcome {
+    public func publish(state: State, into directory: String? = nil, force: Bool = false) throws -> PublishResult {
         guard let root = directory ?? settings.publishDir else {
             throw CommandError("no publish directory", hint: "give one (sigctl publish DIR) or set publish_dir in sigctl.toml", exit: .usage)
         }
@@ -54,7 +60,7 @@ public struct Publisher {
         try Files.makeDirectory(root + "/manifests")
         if !force, let current = try? PublishManifest.decode(Data(contentsOf: URL(fileURLWithPath: root + "/" + PublishManifest.currentPath))),
            current.generation == live.generation {
-            return .current(generation: live.generation)
+            return PublishResult(generation: live.generation, directory: root, changed: false)
         }
 
         // 1. The files, by content: what is live now. After a rollback that kept newer
@@ -115,7 +121,8 @@ public struct Publisher {
         try Files.writeAtomically(data, to: current, modified: manifest.publishedAt)
         let removed = prune(root, current: manifest)
         log.info("published set \(live.generation) (\(entries.count) files, \(written) new) into \(root)")
-        return .published(generation: live.generation, files: entries.count, written: written, removed: removed)
+        return PublishResult(generation: live.generation, directory: root, changed: true, files: entries.count, written: written,
+                             removed: removed)
     }
 
     /// After an update, rollback or reload: publishes the live set into publish_dir when
@@ -126,9 +133,8 @@ public struct Publisher {
             return (nil, nil)
         }
         do {
-            let outcome = try Publisher(config: config, log: context.log, now: context.clock.now()).publish(state: state, into: directory)
-            if case .published(let generation, _, _, _) = outcome { return (generation, nil) }
-            return (nil, nil)
+            let result = try Publisher(config: config, log: context.log, now: context.clock.now()).publish(state: state, into: directory)
+            return (result.changed ? result.generation : nil, nil)
         } catch {
             return (nil, "publishing set \(live.generation) into \(directory) failed: \(error); the gateways keep the set published before")
         }

@@ -46,9 +46,4 @@ public enum CronFile {
         if stat(stateDir, &info) == 0 { return PermissionProblem.userName(info.st_uid) }
         return getpwnam("clamav") != nil ? "clamav" : "root"
     }
-
-    /// The path of the running binary, which the cron line starts.
-    public static func runningBinary() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/usr/bin/sigctl"
-    }
 }

@@ -3,10 +3,16 @@ import Foundation
 /// `sigctl setup`: records who owns the official databases, makes the system agree
 /// (freshclam stopped when sigctl takes them over), and only then schedules updates.
 public enum FirstRun {
+    /// The cron file setup installs (and `--print-cron` shows): this binary, as `user`
+    /// (default: the state directory's owner), with the config directory when it is not the default.
+    public static func cronText(context: SigctlContext, config: Configuration, user: String?) -> String {
+        CronFile.render(user: user ?? CronFile.defaultUser(stateDir: config.settings.stateDir),
+                        binary: context.executable, configDir: config.settings.configDir)
+    }
+
     public static func run(context: SigctlContext, config: Configuration, root: SystemRoot, facts: SystemFacts,
                            official: OfficialOwner, schedule: Schedule, user: String?) throws -> SetupResult {
-        let cronText = CronFile.render(user: user ?? CronFile.defaultUser(stateDir: config.settings.stateDir),
-                                       binary: CronFile.runningBinary(), configDir: config.settings.configDir)
+        let cronText = Self.cronText(context: context, config: config, user: user)
         let steps = try SetupPlan.steps(official: official, schedule: schedule, facts: facts, config: config,
                                         root: root, cronText: cronText)
         let runner = SetupRunner(context: context, root: root, facts: facts)

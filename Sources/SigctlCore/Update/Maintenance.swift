@@ -126,7 +126,7 @@ public struct Maintenance {
         if case .installed(_, .notShown, _) = activation { reload.message = (reload.message ?? "") + "; check clamd's log" }
         let exit: ExitStatus = reload.failed ? .reloadUnconfirmed : .success
         var notes = notes
-        if let problem = Metrics.write(context: context, config: config) { notes.append(problem) }
+        if let problem = Metrics.write(context: context, config: config, state: next) { notes.append(problem) }
         if let problem = Publisher.afterRun(context: context, config: config, state: next).problem { notes.append(problem) }
         return MaintenanceReport(action: action, generation: next.live?.generation ?? 0, signatures: next.live?.signatures ?? 0,
                                  reload: reload, exitCode: exit.rawValue, notes: notes)

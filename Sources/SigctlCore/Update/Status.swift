@@ -107,8 +107,12 @@ public struct StatusReport: Codable, Sendable {
     /// Reads state (no lock: status is read-only) and, with `askClamd`, asks clamd
     /// whether it serves the live canary.
     public static func gather(context: SigctlContext, config: Configuration, askClamd: Bool = true) throws -> StatusReport {
+        gather(context: context, config: config, state: try StateStore(directory: config.settings.stateDir).load(), askClamd: askClamd)
+    }
+
+    /// The report for a state already in hand (a run that just saved it).
+    public static func gather(context: SigctlContext, config: Configuration, state: State, askClamd: Bool = true) -> StatusReport {
         let layout = Layout(settings: config.settings)
-        let state = try StateStore(directory: config.settings.stateDir).load()
         var warnings: [String] = []
         if let since = state.memoryFallbackSince {
             warnings.append("since \(Timestamp.text(since)), updates check only the changed files plus the canary: a whole-set check does not fit the memory budget (memory_budget; `sigctl update --json` says why)")

@@ -93,7 +93,7 @@ public struct UpdateRunner {
         let indexing = context.clock.now()
         NameIndexes(layout: layout, log: context.log).refresh()
         report.phases["index"] = context.clock.now().timeIntervalSince(indexing)
-        if let problem = Metrics.write(context: context, config: config) { report.errors.append(problem) }
+        if let problem = Metrics.write(context: context, config: config, state: next) { report.errors.append(problem) }
         let published = Publisher.afterRun(context: context, config: config, state: next)
         report.published = published.generation
         if let problem = published.problem {
