@@ -17,7 +17,9 @@ SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIRROR = os.path.join(HERE, "..", "Support", "mirror.py")
 CVDS = os.path.join(HERE, "..", "..", "..", "shared", "fixtures", "clamav-cvd")
-PACKAGES = ["postfix", "clamav-daemon", "clamav-milter", "libclamav12", "libcurl4", "gpgv", "adduser", "python3"]
+# The gateway has no network: the image must hold everything the package Depends on
+# and Recommends (apt installs recommends), or installing it fails on a download.
+PACKAGES = ["postfix", "clamav-daemon", "clamav-milter", "libclamav12", "libcurl4", "gpgv", "adduser", "python3", "rsync"]
 failures = []
 
 
