@@ -9,7 +9,7 @@ struct Sigctl: ParsableCommand {
         abstract: "Keep ClamAV signature databases fresh, verified and live.",
         discussion: "The options above also work after the subcommand. See sigctl(1) for the configuration files and exit codes.",
         version: "sigctl \(sigctlVersion) (libclamav \(ClamAV.version))",
-        subcommands: [Setup.self, Update.self, Status.self, Check.self, Feeds.self, Verify.self, Reload.self, Rollback.self, Publish.self, Test.self, Explain.self, Allow.self, VerifySetChild.self, ScanCorporaChild.self, FreshclamChild.self]
+        subcommands: [Setup.self, Update.self, Status.self, Check.self, Feeds.self, Verify.self, Reload.self, Rollback.self, Publish.self, Test.self, Explain.self, Hits.self, Allow.self, VerifySetChild.self, ScanCorporaChild.self, FreshclamChild.self]
     )
 
     /// The global options given before the subcommand (`sigctl --config X update`).

@@ -88,6 +88,13 @@ import Testing
         #expect(lines.count == 2, "one line per message, then the summary: \(lines)")
         try check("test-message", lines[0])
         try check("test-summary", lines[1])
+        let log = box.root + "/mail.log"
+        try (HitsTests.amavis(60, "Test.Schema-1.UNOFFICIAL", ip: "192.0.2.1", sender: "a@example.org", queue: "ABCDEF123")
+            .write(toFile: log, atomically: true, encoding: .utf8))
+        let hits = try box.sigctl(["hits", "--json", log]).stdout.split(separator: "\n").map(String.init)
+        #expect(hits.count == 2, "one line per detection, then the summary: \(hits)")
+        try check("hits-detection", hits[0])
+        try check("hits-summary", hits[1])
 
         // Errors are documents too, on stdout, with the exit code.
         let broken = try runProgram(Paths.sigctl, ["status", "--json", "--config", box.root + "/nonexistent"])

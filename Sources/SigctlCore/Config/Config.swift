@@ -45,6 +45,13 @@ public struct Settings: Sendable {
     public var publishKeep = 5
     /// The feeds whose files are published (nil: every feed).
     public var publishFeeds: [String]?
+    /// The mail logs `hits` and `status` read (nil: /var/log/mail.log and its rotations).
+    public var mailLogs: [String]?
+    /// The site's own networks: a detection from a client in them is a machine of ours.
+    public var localNetworks: [IPNetwork] = []
+    /// Clients and sender domains whose detections `hits` suspects as false positives.
+    public var trustedNetworks: [IPNetwork] = []
+    public var trustedDomains: [String] = []
 
     public init(configDir: String) { self.configDir = configDir }
 }

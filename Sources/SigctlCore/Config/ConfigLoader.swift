@@ -76,7 +76,18 @@ public enum ConfigLoader {
         "stall_timeout", "max_file_size", "user_agent", "proxy", "verify_memory_limit", "memory_budget", "verify_timeout",
         "reload_timeout", "max_connections_per_host", "verify_scope", "ham_corpus", "detect_corpus", "report", "metrics_textfile",
         "publish_dir", "publish_key", "publish_gnupg_home", "publish_keep", "publish_feeds",
+        "mail_logs", "local_networks", "trusted_networks", "trusted_domains",
     ]
+
+    /// A list of networks ("192.0.2.0/24", "2001:db8::/32", single addresses).
+    private static func networks(_ doc: Document, _ key: String, in table: TOMLTable) throws -> [IPNetwork] {
+        try (doc.strings(key, in: table) ?? []).map { text in
+            guard let network = IPNetwork(text) else {
+                throw doc.error(key, "must list networks such as \"192.0.2.0/24\" or \"2001:db8::/32\"; \"\(text)\" is not one")
+            }
+            return network
+        }
+    }
 
     private static func readSettings(_ doc: Document, into settings: inout Settings, warnings: inout [String]) throws {
         let table = doc.table
@@ -123,6 +134,13 @@ public enum ConfigLoader {
         if let v = try doc.path("publish_gnupg_home", in: table) { settings.publishGnupgHome = v }
         if let v = try doc.int("publish_keep", in: table, range: 1...100) { settings.publishKeep = v }
         if let v = try doc.strings("publish_feeds", in: table) { settings.publishFeeds = v }
+        if let v = try doc.strings("mail_logs", in: table) {
+            if let bad = v.first(where: { !$0.hasPrefix("/") }) { throw doc.error("mail_logs", "must list absolute paths, found \"\(bad)\"") }
+            settings.mailLogs = v
+        }
+        settings.localNetworks = try networks(doc, "local_networks", in: table)
+        settings.trustedNetworks = try networks(doc, "trusted_networks", in: table)
+        if let v = try doc.strings("trusted_domains", in: table) { settings.trustedDomains = v.map { $0.lowercased() } }
         if settings.publishDir != nil && settings.publishKey == nil {
             throw doc.error("publish_dir", "needs publish_key too, the fingerprint of the key that signs manifests")
         }

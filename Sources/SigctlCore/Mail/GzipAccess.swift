@@ -21,43 +21,12 @@ struct GzipAccess {
     static let windowSize = 32768
     static let span: UInt64 = 1 << 20
 
-    /// One zlib inflate stream at a fixed address (zlib checks that it is not moved),
-    /// ended when dropped.
-    private final class Inflater {
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        let path: String
-
-        init(path: String, gzip: Bool) throws {
-            self.path = path
-            stream.initialize(to: z_stream())
-            let code = gzip ? sigctl_inflate_init_gzip(stream) : sigctl_inflate_init_raw(stream)
-            guard code == Z_OK else {
-                stream.deallocate()
-                throw SystemError(call: "inflateInit2", path: path, code: ENOMEM)
-            }
-        }
-
-        deinit {
-            inflateEnd(stream)
-            stream.deallocate()
-        }
-
-        /// One inflate call; a data error becomes a Swift error at once.
-        func inflate(_ flush: Int32) throws -> Int32 {
-            let code = CClamAV.inflate(stream, flush)
-            guard code == Z_OK || code == Z_STREAM_END || code == Z_BUF_ERROR else {
-                throw SystemError(call: "inflate", path: path, code: code == Z_MEM_ERROR ? ENOMEM : EIO)
-            }
-            return code
-        }
-    }
-
     /// Inflates the gzip stream that starts at `start` in `path`, handing each piece of
     /// output to `output`, and returns the access points.
     static func inflate(_ path: String, from start: UInt64, output: (UnsafeBufferPointer<UInt8>) throws -> Void) throws -> [Point] {
         let fd = try Files.openRegular(path)
         defer { close(fd) }
-        let inflater = try Inflater(path: path, gzip: true)
+        let inflater = try ZlibInflater(path: path, gzip: true)
         let z = inflater.stream
         let chunk = 1 << 16
         let input = UnsafeMutablePointer<UInt8>.allocate(capacity: chunk)
@@ -110,7 +79,7 @@ struct GzipAccess {
     static func read(_ path: String, points: [Point], at offset: UInt64, count: Int) -> [UInt8]? {
         guard let point = points.last(where: { $0.output <= offset }), let fd = try? Files.openRegular(path) else { return nil }
         defer { close(fd) }
-        guard let inflater = try? Inflater(path: path, gzip: false) else { return nil }
+        guard let inflater = try? ZlibInflater(path: path, gzip: false) else { return nil }
         let z = inflater.stream
         var position = point.input
         if point.bits > 0 {

@@ -1,0 +1,282 @@
+import Foundation
+
+/// A signature that fired on a message, with what the logs say about that message.
+public struct Detection: Sendable {
+    public var time: Int64
+    /// nil when Postfix rejected for a virus but no log line read names the signature.
+    public var signature: String?
+    public var log: HitLog
+    /// The host that wrote the log line (central syslog carries several).
+    public var host: String?
+    public var queueID: String?
+    public var messageID: String?
+    public var clientIP: String?
+    public var clientHost: String?
+    public var sender: String?
+    public var recipients: [String]
+    public var action: HitAction?
+}
+
+/// Joins the lines of one log stream into detections, in bounded memory: facts about a
+/// message are kept only while its lines can still come (`window` seconds of log time
+/// after its last line, 30 s after Postfix removed it).
+///
+/// - A line with a queue id (amavis's Queue-ID, clamav-milter's LogInfected Full, Exim's
+///   message id) joins Postfix's lines for that queue id: client, Message-ID, sender, action.
+/// - A line with only a Message-ID joins the queue id Postfix logged that Message-ID for.
+/// - A line with neither (clamd's FOUND, clamav-milter's LogInfected Basic) joins the
+///   Postfix milter action logged within 2 s of it, with the same sender and recipient
+///   when both lines name them; the same signature logged for a joined message within
+///   5 s is the same scan, not a second detection.
+struct Correlator {
+    private struct Key: Hashable {
+        var host: String?
+        var queue: String
+    }
+
+    private struct Message {
+        var clientHost: String?
+        var clientIP: String?
+        var messageID: String?
+        var sender: String?
+        var recipients: [String] = []
+        var action: HitAction?
+        var actionTime: Int64?
+        var reply: String?
+        var queued = false
+        var infections: [Infection] = []
+        var lastSeen: Int64
+        var removed = false
+    }
+
+    let window: Int64
+    private var messages: [Key: Message] = [:]
+    private var byMessageID: [String: Key] = [:]
+    /// Lines that name a signature but no message, waiting to be joined by time.
+    private var orphans: [Infection] = []
+    /// Messages a milter acted on, and signatures joined to messages, in the last seconds.
+    private var recentActions: [(time: Int64, key: Key)] = []
+    private var recentInfections: [(time: Int64, signature: String, key: Key?)] = []
+    /// Keys in the order they were last touched (lazily: an entry touched since is re-queued).
+    private var expiry = FIFO<(time: Int64, key: Key)>()
+    private var removals = FIFO<(time: Int64, key: Key)>()
+    private(set) var now: Int64 = .min
+    private var lastSweep: Int64 = .min
+    private(set) var detections: [Detection] = []
+    private(set) var clean = CleanMailCounter()
+
+    init(window: Int64 = 600) { self.window = window }
+
+    mutating func add(_ event: MailEvent, host: String?, time: Int64) {
+        if time > now { now = time }
+        switch event {
+        case .client(let queue, let clientHost, let ip):
+            touch(Key(host: host, queue: queue), time) { $0.clientHost = clientHost; $0.clientIP = ip }
+        case .messageID(let queue, let id):
+            let key = Key(host: host, queue: queue)
+            // An infection that named only this Message-ID waits under a key of its own.
+            if let waiting = byMessageID[id], waiting.queue.hasPrefix("<mid>"), let early = messages.removeValue(forKey: waiting) {
+                touch(key, time) { $0.infections += early.infections }
+            }
+            byMessageID[id] = key
+            touch(key, time) { $0.messageID = id }
+        case .queued(let queue, let sender):
+            touch(Key(host: host, queue: queue), time) { $0.queued = true; if $0.sender == nil { $0.sender = sender } }
+        case .removed(let queue):
+            let key = Key(host: host, queue: queue)
+            guard messages[key] != nil else { break }
+            touch(key, time) { $0.removed = true }
+            removals.push((time, key))
+        case .milterAction(let queue, let action, let clientHost, let ip, let sender, let recipient, let reply):
+            let key = Key(host: host, queue: queue)
+            touch(key, time) {
+                $0.action = action
+                $0.actionTime = time
+                $0.reply = reply
+                if $0.clientHost == nil { $0.clientHost = clientHost }
+                if $0.clientIP == nil { $0.clientIP = ip }
+                if let sender { $0.sender = sender }
+                if let recipient, !$0.recipients.contains(recipient) { $0.recipients.append(recipient) }
+            }
+            recentActions.append((time, key))
+            // clamav-milter's RejectMsg with %v puts the signature in Postfix's reject text.
+            if let named = Self.signature(inReply: reply) {
+                attach(Infection(time: time, signatures: [named], log: .postfix, host: host, queue: queue), to: key)
+            }
+        case .infected(let infection):
+            if let queue = infection.queue {
+                attach(infection, to: Key(host: infection.host ?? host, queue: queue))
+            } else if let id = infection.messageID {
+                attach(infection, to: byMessageID[id] ?? {
+                    let key = Key(host: host, queue: "<mid>" + id)
+                    byMessageID[id] = key
+                    return key
+                }())
+            } else {
+                orphans.append(infection)
+            }
+        case .clean(let ip, let sender):
+            clean.count(clientIP: ip, sender: sender)
+        }
+        if now >= lastSweep &+ 5 { sweep(final: false) }
+    }
+
+    /// Joins what is left and returns every detection.
+    mutating func finish() -> [Detection] {
+        sweep(final: true)
+        return detections
+    }
+
+    private mutating func touch(_ key: Key, _ time: Int64, _ change: (inout Message) -> Void) {
+        if var message = messages[key] {
+            change(&message)
+            message.lastSeen = max(message.lastSeen, time)
+            messages[key] = message
+        } else {
+            var message = Message(lastSeen: time)
+            change(&message)
+            messages[key] = message
+            expiry.push((time, key))
+        }
+    }
+
+    private mutating func attach(_ infection: Infection, to key: Key) {
+        touch(key, infection.time) { $0.infections.append(infection) }
+        for name in infection.signatures { recentInfections.append((infection.time, name, key)) }
+    }
+
+    private mutating func sweep(final: Bool) {
+        lastSweep = now
+        // Orphans old enough that every line of their scan has been read.
+        // Lines that name a sender and recipient (clamav-milter's) are joined before
+        // clamd's, which name neither and so could match any action logged with them.
+        let ordered = orphans.enumerated().sorted { a, b in
+            (a.element.sender == nil ? 1 : 0, a.element.time, a.offset) < (b.element.sender == nil ? 1 : 0, b.element.time, b.offset)
+        }.map(\.element)
+        var waiting: [Infection] = []
+        for orphan in ordered {
+            guard final || orphan.time < now - 5 else { waiting.append(orphan); continue }
+            join(orphan)
+        }
+        orphans = waiting
+        recentActions.removeAll { $0.time < now - 15 }
+        recentInfections.removeAll { $0.time < now - 15 }
+        while let (time, key) = removals.peek(), final || time < now - 30 {
+            removals.pop()
+            if messages[key]?.removed == true { finalize(key) }
+        }
+        while let (time, key) = expiry.peek(), final || time < now - window {
+            expiry.pop()
+            guard let message = messages[key] else { continue }
+            if !final && message.lastSeen >= now - window {
+                expiry.push((message.lastSeen, key))
+            } else {
+                finalize(key)
+            }
+        }
+    }
+
+    private mutating func join(_ orphan: Infection) {
+        // The same scan logged twice (clamd and the milter or amavis).
+        let same = orphan.signatures.map { name in recentInfections.first { $0.signature == name && abs($0.time - orphan.time) <= 5 } }
+        if same.allSatisfy({ $0 != nil }) {
+            // clamav-milter's own line names the scanner better than Postfix's reject text.
+            if orphan.log == .clamavMilter {
+                for case let key? in same.map({ $0?.key }) {
+                    touch(key, orphan.time) { message in
+                        for i in message.infections.indices where message.infections[i].log == .postfix {
+                            message.infections[i].log = .clamavMilter
+                        }
+                    }
+                }
+            }
+            return
+        }
+        let candidates = recentActions.filter { entry in
+            guard abs(entry.time - orphan.time) <= 2, let message = messages[entry.key], message.infections.isEmpty else { return false }
+            if let sender = orphan.sender, let known = message.sender, sender != known { return false }
+            if let recipient = orphan.recipients.first, !message.recipients.isEmpty, !message.recipients.contains(recipient) { return false }
+            return true
+        }
+        if let best = candidates.min(by: { abs($0.time - orphan.time) < abs($1.time - orphan.time) }) {
+            attach(orphan, to: best.key)
+            return
+        }
+        for name in orphan.signatures {
+            detections.append(Detection(time: orphan.time, signature: name, log: orphan.log, host: orphan.host, queueID: nil,
+                                        messageID: orphan.messageID, clientIP: orphan.clientIP, clientHost: orphan.clientHost,
+                                        sender: orphan.sender, recipients: orphan.recipients, action: orphan.action))
+            recentInfections.append((orphan.time, name, nil))
+        }
+    }
+
+    private mutating func finalize(_ key: Key) {
+        guard let message = messages.removeValue(forKey: key) else { return }
+        if let id = message.messageID, byMessageID[id] == key { byMessageID[id] = nil }
+        let queue = key.queue.hasPrefix("<mid>") ? nil : key.queue
+        if message.infections.isEmpty {
+            if message.queued { clean.count(clientIP: message.clientIP, sender: message.sender) }
+            // Postfix rejected for a virus, and no line read names the signature.
+            if let action = message.action, let reply = message.reply, Self.isVirusReply(reply) {
+                detections.append(Detection(time: message.actionTime ?? message.lastSeen, signature: nil, log: .postfix, host: key.host,
+                                            queueID: queue, messageID: message.messageID, clientIP: message.clientIP,
+                                            clientHost: message.clientHost, sender: message.sender, recipients: message.recipients,
+                                            action: action))
+            }
+            return
+        }
+        var seen = Set<String>()
+        for infection in message.infections {
+            for name in infection.signatures where seen.insert(name).inserted {
+                detections.append(Detection(
+                    time: infection.time, signature: name, log: infection.log, host: infection.host ?? key.host,
+                    queueID: queue ?? infection.queue, messageID: infection.messageID ?? message.messageID,
+                    clientIP: message.clientIP ?? infection.clientIP, clientHost: message.clientHost ?? infection.clientHost,
+                    sender: infection.sender ?? message.sender,
+                    recipients: infection.recipients.isEmpty ? message.recipients : infection.recipients,
+                    action: message.action ?? infection.action ?? (message.queued ? .passed : nil)))
+            }
+        }
+    }
+
+    /// The signature at the end of a reject text, as RejectMsg's %v puts it
+    /// ("Blocked by ClamAV - FOUND VIRUS: Eicar-Test-Signature", "Infected (X)").
+    static func signature(inReply reply: String) -> String? {
+        guard isVirusReply(reply) else { return nil }
+        var text = Substring(reply)
+        while let last = text.last, last == "." || last == " " { text = text.dropLast() }
+        var name: Substring
+        if text.hasSuffix(")"), let open = text.lastIndex(of: "(") {
+            name = text[text.index(after: open)..<text.index(before: text.endIndex)]
+        } else {
+            name = text.split(separator: " ").last ?? ""
+        }
+        // A signature name has no spaces and a dot or a dash (Eicar-Test-Signature, Win.Test.EICAR_HDB-1).
+        guard name.count >= 3, !name.contains(" "), name.contains(where: { $0 == "." || $0 == "-" }),
+              name.first?.isLetter == true else { return nil }
+        return String(name)
+    }
+
+    static func isVirusReply(_ reply: String) -> Bool {
+        let lower = reply.lowercased()
+        return lower.contains("virus") || lower.contains("infected") || lower.contains("malware") || lower.contains("clamav")
+    }
+}
+
+/// A queue over an array: pushes at the end, pops from a moving head, compacts now and then.
+struct FIFO<Element> {
+    private var items: [Element] = []
+    private var head = 0
+
+    mutating func push(_ item: Element) { items.append(item) }
+
+    func peek() -> Element? { head < items.count ? items[head] : nil }
+
+    mutating func pop() {
+        head += 1
+        if head > 4096 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import SigctlCore
+import Testing
+
+/// `sigctl hits` with the real binary, real installed sets and generated mail logs.
+@Suite struct HitsTests {
+    /// An RFC 3339 stamp (as rsyslog writes on Debian 12) `ago` seconds before now.
+    static func stamp(_ ago: TimeInterval) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: Date().addingTimeInterval(-ago))
+    }
+
+    static func amavis(_ ago: TimeInterval, _ signature: String, ip: String, sender: String, queue: String) -> String {
+        "\(stamp(ago)) mx amavis[900]: (00900-01) Blocked INFECTED (\(signature)) {DiscardedInbound,Quarantined}, [\(ip)]:4000 [\(ip)] <\(sender)> -> <alice@example.org>, Queue-ID: \(queue), Message-ID: <\(queue)@x>, mail_id: m, Hits: -, size: 1, 1 ms\n"
+    }
+
+    func lines(_ output: String) throws -> ([HitRecord], HitSummary) {
+        struct Last: Decodable { var summary: HitSummary }
+        let all = output.split(separator: "\n").map { Data($0.utf8) }
+        let hits = try all.dropLast().map { try JSONDecoder.output.decode(HitRecord.self, from: $0) }
+        return (hits, try JSONDecoder.output.decode(Last.self, from: all.last ?? Data()).summary)
+    }
+
+    @Test func eachHitNamesItsFeedFileAndRiskFromTheLiveOrAKeptSet() throws {
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"")
+        let mirror = box.mirror.url("alpha/")
+        try box.writeFeed("alpha", """
+            name = "alpha"
+            mirrors = ["\(mirror)"]
+            interval = "0s"
+            integrity = "sha256"
+            [[files]]
+            name = "a.ndb"
+            risk = "high"
+            [[files]]
+            name = "b.ndb"
+            """)
+        try box.writeFeed("beta", files: ["c.ndb"])
+        let a1 = "Test.A-1:0:*:\(hex("alpha one"))\n", gone = "Test.Gone:0:*:\(hex("gone soon"))\n"
+        try box.publish(feed: "alpha", file: "a.ndb", a1 + gone)
+        try box.publish(feed: "alpha", file: "b.ndb", "Test.B-1:0:*:\(hex("bravo one"))\n")
+        try box.publish(feed: "beta", file: "c.ndb", "Test.C-1:0:*:\(hex("charlie one"))\n")
+        #expect(try box.update().0.status == 0)
+        // Set 2: alpha drops Test.Gone; it stays in kept set 1.
+        try box.publish(feed: "alpha", file: "a.ndb", a1)
+        #expect(try box.update().0.status == 0)
+
+        let log = box.root + "/mail.log"
+        try (Self.amavis(300, "Test.A-1.UNOFFICIAL", ip: "192.0.2.1", sender: "x@one.example", queue: "AAA111111")
+            + Self.amavis(250, "Test.A-1.UNOFFICIAL", ip: "192.0.2.2", sender: "y@two.example", queue: "AAA222222")
+            + Self.amavis(200, "Test.Gone.UNOFFICIAL", ip: "192.0.2.3", sender: "z@three.example", queue: "AAA333333")
+            + Self.amavis(150, "Test.C-1.UNOFFICIAL", ip: "192.0.2.4", sender: "w@four.example", queue: "AAA444444")
+            + Self.amavis(100, "Heuristics.Phishing.Email.SpoofedDomain", ip: "192.0.2.5", sender: "v@five.example", queue: "AAA555555")
+            + Self.amavis(50, "Some.Other.Scanner.Name", ip: "192.0.2.6", sender: "u@six.example", queue: "AAA666666"))
+            .write(toFile: log, atomically: true, encoding: .utf8)
+
+        let json = try box.sigctl(["hits", "--json", log])
+        #expect(json.status == 0, "\(json.stderr)")
+        let (hits, summary) = try lines(json.stdout)
+        #expect(hits.count == 6 && summary.detections == 6)
+        let bySignature = Dictionary(grouping: hits, by: { $0.signature ?? "" })
+        let live = bySignature["Test.A-1.UNOFFICIAL"]?.first
+        #expect(live?.feed == "alpha" && live?.file == "a.ndb" && live?.risk == "high" && live?.set == nil)
+        let kept = bySignature["Test.Gone.UNOFFICIAL"]?.first
+        #expect(kept?.feed == "alpha" && kept?.file == "a.ndb" && kept?.set == 1, "a signature the live set dropped keeps its feed")
+        let beta = bySignature["Test.C-1.UNOFFICIAL"]?.first
+        #expect(beta?.feed == "beta" && beta?.file == "c.ndb" && beta?.risk == "low")
+        #expect(bySignature["Heuristics.Phishing.Email.SpoofedDomain"]?.first?.feed == nil)
+        #expect(bySignature["Some.Other.Scanner.Name"]?.first?.file == nil)
+        #expect(hits.allSatisfy { $0.log == .amavis && $0.action == .quarantined && $0.queueId != nil })
+        #expect(summary.byFeed.first { $0.feed == "alpha" }?.idleFiles == ["b.ndb"])
+
+        let text = try box.sigctl(["hits", log])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("alpha: 3"), "\(text.stdout)")
+        #expect(text.stdout.contains("  a.ndb: 3"))
+        #expect(text.stdout.contains("  caught nothing: b.ndb"))
+        #expect(text.stdout.contains("beta: 1"))
+        #expect(text.stdout.contains("(libclamav heuristics): 1"))
+        #expect(text.stdout.contains("(not in any kept set): 1"))
+
+        let onlyBeta = try box.sigctl(["hits", "--feed", "beta", "--json", log])
+        #expect(try lines(onlyBeta.stdout).0.map(\.signature) == ["Test.C-1.UNOFFICIAL"])
+        let noFeed = try box.sigctl(["hits", "--feed", "gamma", log])
+        #expect(noFeed.status == 64 && noFeed.stderr.contains("there is no feed gamma"))
+    }
+
+    @Test func theSitesOwnClientsComeFirstAndHitsOnCleanSendersAreFlagged() throws {
+        let box = try Sandbox()
+        try box.writeSettings("clamd = \"none\"\nlocal_networks = [\"10.0.0.0/8\"]\ntrusted_domains = [\"partner.example\"]")
+        var log = ""
+        // Exim's main log: a newsletter sender with plenty of clean mail, then two hits on it.
+        for i in 0..<30 {
+            log += "\(Self.eximStamp(3600 - Double(i))) 1abcde-0000\(String(format: "%02d", i))-AB <= news@shop.example H=mail.shop.example [192.0.2.50]:2525 P=esmtp S=2000 id=n\(i)@shop\n"
+        }
+        for i in 0..<2 {
+            log += "\(Self.eximStamp(1800 - Double(i))) 1abcdf-0000\(String(format: "%02d", i))-AB H=mail.shop.example [192.0.2.50]:2525 F=<news@shop.example> rejected after DATA: This message contains a virus (Test.Newsletter.FP).\n"
+        }
+        // A worm on the site's own network, forging a new sender each time.
+        for i in 0..<5 {
+            log += "\(Self.eximStamp(900 - Double(i))) 1abcdg-0000\(String(format: "%02d", i))-AB H=pc17.lan [10.1.2.3]:1025 F=<ceo\(i)@forged\(i).example> rejected after DATA: This message contains a virus (Test.Worm).\n"
+        }
+        log += "\(Self.eximStamp(60)) 1abcdh-000001-AB H=mx.partner.example [198.51.100.9]:25 F=<billing@partner.example> rejected after DATA: This message contains malware (Test.Invoice)\n"
+        let path = box.root + "/mainlog"
+        try log.write(toFile: path, atomically: true, encoding: .utf8)
+
+        let clients = try box.sigctl(["hits", "--by", "client", path])
+        #expect(clients.status == 0, "\(clients.stderr)")
+        let rows = clients.stdout.split(separator: "\n").map(String.init)
+        #expect(rows.count > 2 && rows[1].hasPrefix("5  10.1.2.3 (pc17.lan)  LOCAL NETWORK"), "\(clients.stdout)")
+        #expect(rows[2].contains("5 sender address(es), Test.Worm"))
+
+        let signatures = try box.sigctl(["hits", "--by", "signature", "--json", path])
+        let summary = try lines(signatures.stdout).1
+        let flagged = Dictionary(uniqueKeysWithValues: summary.bySignature.map { ($0.signature, $0) })
+        #expect(flagged["Test.Newsletter.FP"]?.likelyFalsePositive == true)
+        #expect(flagged["Test.Newsletter.FP"]?.reason?.contains("192.0.2.50 also sent about 30 clean messages") == true,
+                "\(flagged["Test.Newsletter.FP"]?.reason ?? "")")
+        #expect(flagged["Test.Invoice"]?.likelyFalsePositive == true)
+        #expect(flagged["Test.Invoice"]?.reason?.contains("trusted_domains") == true)
+        #expect(flagged["Test.Worm"]?.likelyFalsePositive == false)
+        let text = try box.sigctl(["hits", "--by", "signature", path])
+        #expect(text.stdout.contains("likely false positive: 2 of 2 hits: client 192.0.2.50 also sent about 30 clean messages"))
+        let local = try lines(try box.sigctl(["hits", "--json", path]).stdout).0.filter(\.clientLocal)
+        #expect(local.count == 5 && local.allSatisfy { $0.clientIP == "10.1.2.3" })
+    }
+
+    static func eximStamp(_ ago: TimeInterval) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: Date().addingTimeInterval(-ago)) + " +0000"
+    }
+}

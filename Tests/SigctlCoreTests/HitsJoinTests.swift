@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+@testable import SigctlCore
+
+/// Generated logs for the joins: the orders and boundaries real logs have.
+@Suite struct HitsJoinTests {
+    @Test func aQueueIDThatAppearsOnlyLaterStillJoins() {
+        // amavis names queue 4F1A2B3C4D before Postfix's lines for it are read
+        // (two syslog sources merged, or a Postfix line delayed).
+        let (result, _) = scanLog("""
+        Nov 23 10:00:00 mx amavis[901]: (00901-01) Blocked INFECTED (Win.Test.EICAR_HDB-1) {DiscardedInbound,Quarantined}, [203.0.113.9]:4711 [203.0.113.9] <worm@example.net> -> <alice@example.org>, quarantine: virus-x, Queue-ID: 4F1A2B3C4D, Message-ID: <m1@example.net>, mail_id: x, Hits: -, size: 900, 120 ms
+        Nov 23 10:00:01 mx postfix/smtpd[300]: 4F1A2B3C4D: client=bad.example.net[203.0.113.9]
+        Nov 23 10:00:01 mx postfix/cleanup[301]: 4F1A2B3C4D: message-id=<m1@example.net>
+        Nov 23 10:00:01 mx postfix/qmgr[302]: 4F1A2B3C4D: from=<worm@example.net>, size=900, nrcpt=1 (queue active)
+        Nov 23 10:00:02 mx postfix/qmgr[302]: 4F1A2B3C4D: removed
+
+        """, modified: date(2026, 11, 23, 12))
+        #expect(result.detections.count == 1)
+        let d = result.detections[0]
+        #expect(d.clientHost == "bad.example.net" && d.clientIP == "203.0.113.9")
+        #expect(d.queueID == "4F1A2B3C4D" && d.messageID == "<m1@example.net>")
+        #expect(d.action == .quarantined && d.log == .amavis)
+    }
+
+    @Test func interleavedMessagesKeepTheirOwnClientsSendersAndSignatures() {
+        // Two infected and one clean message at once; clamav-milter with LogInfected Basic
+        // (no queue id) is joined by time, sender and recipient; clamd's own FOUND lines
+        // for the same scans are not counted twice.
+        let (result, _) = scanLog("""
+        Nov 23 10:00:00 mx postfix/smtpd[1]: AAAA11111: client=one.example[192.0.2.1]
+        Nov 23 10:00:00 mx postfix/smtpd[2]: BBBB22222: client=two.example[192.0.2.2]
+        Nov 23 10:00:00 mx postfix/smtpd[3]: CCCC33333: client=three.example[192.0.2.3]
+        Nov 23 10:00:00 mx postfix/cleanup[4]: BBBB22222: message-id=<b@two>
+        Nov 23 10:00:00 mx postfix/cleanup[5]: AAAA11111: message-id=<a@one>
+        Nov 23 10:00:00 mx postfix/cleanup[6]: CCCC33333: message-id=<c@three>
+        Nov 23 10:00:01 mx clamd[7]: instream(127.0.0.1@40001): Sig.Two FOUND
+        Nov 23 10:00:01 mx clamav-milter[8]: Message from <b@two.example> to <bob@example.org> infected by Sig.Two
+        Nov 23 10:00:01 mx clamd[7]: instream(127.0.0.1@40002): Sig.One FOUND
+        Nov 23 10:00:01 mx clamav-milter[8]: Message from <a@one.example> to <alice@example.org> infected by Sig.One
+        Nov 23 10:00:01 mx postfix/cleanup[5]: AAAA11111: milter-reject: END-OF-MESSAGE from one.example[192.0.2.1]: 5.7.1 Command rejected; from=<a@one.example> to=<alice@example.org> proto=ESMTP helo=<one>
+        Nov 23 10:00:01 mx postfix/cleanup[4]: BBBB22222: milter-reject: END-OF-MESSAGE from two.example[192.0.2.2]: 5.7.1 Command rejected; from=<b@two.example> to=<bob@example.org> proto=ESMTP helo=<two>
+        Nov 23 10:00:01 mx postfix/qmgr[9]: CCCC33333: from=<c@three.example>, size=10, nrcpt=1 (queue active)
+        Nov 23 10:00:02 mx postfix/qmgr[9]: CCCC33333: removed
+
+        """, modified: date(2026, 11, 23, 12))
+        let byClient = Dictionary(uniqueKeysWithValues: result.detections.map { ($0.clientIP ?? "-", $0) })
+        #expect(result.detections.count == 2)
+        #expect(byClient["192.0.2.1"]?.signature == "Sig.One" && byClient["192.0.2.1"]?.messageID == "<a@one>")
+        #expect(byClient["192.0.2.2"]?.signature == "Sig.Two" && byClient["192.0.2.2"]?.sender == "b@two.example")
+        #expect(result.detections.allSatisfy { $0.action == .rejected && $0.log == .clamavMilter })
+        #expect(result.clean.clean(clientIP: "192.0.2.3") >= 1)
+    }
+
+    @Test func clamdAloneJoinsTheMilterRejectLoggedWithIt() {
+        // clamav-milter with LogInfected Off (Debian's default): only clamd names the signature.
+        let (result, _) = scanLog("""
+        Nov 23 10:00:00 mx postfix/smtpd[1]: DDDD44444: client=w.example[198.51.100.4]
+        Nov 23 10:00:01 mx clamd[7]: Mon Nov 23 10:00:01 2026 -> instream(127.0.0.1@40003): Sanesecurity.Foxhole.Zip_fs217.UNOFFICIAL FOUND
+        Nov 23 10:00:01 mx postfix/cleanup[5]: DDDD44444: milter-hold: END-OF-MESSAGE from w.example[198.51.100.4]: milter triggers HOLD action; from=<x@w.example> to=<bob@example.org> proto=ESMTP helo=<w>
+        Nov 23 10:05:00 mx postfix/smtpd[1]: EEEE55555: client=z.example[198.51.100.5]
+        Nov 23 10:05:01 mx postfix/cleanup[5]: EEEE55555: milter-reject: END-OF-MESSAGE from z.example[198.51.100.5]: 5.7.1 Virus found; from=<y@z.example> to=<bob@example.org> proto=ESMTP helo=<z>
+
+        """, modified: date(2026, 11, 23, 12))
+        #expect(result.detections.count == 2)
+        #expect(result.detections[0].signature == "Sanesecurity.Foxhole.Zip_fs217.UNOFFICIAL")
+        #expect(result.detections[0].clientIP == "198.51.100.4" && result.detections[0].action == .quarantined)
+        #expect(result.detections[0].log == .clamd)
+        // A virus reject whose signature no line names is still a detection, without a signature.
+        #expect(result.detections[1].signature == nil && result.detections[1].clientIP == "198.51.100.5")
+    }
+
+    @Test func aMessageAcrossMidnightJoinsAndBelongsToItsDay() {
+        let (result, _) = scanLog("""
+        Nov 22 23:59:59 mx postfix/smtpd[1]: FFFF66666: client=late.example[192.0.2.66]
+        Nov 23 00:00:01 mx clamav-milter[8]: Message FFFF66666 from <l@late.example> to <bob@example.org> with subject 'hi' message-id '<l@late>' date 'x' infected by Sig.Late
+        Nov 23 00:00:01 mx postfix/cleanup[5]: FFFF66666: milter-reject: END-OF-MESSAGE from late.example[192.0.2.66]: 5.7.1 Command rejected; from=<l@late.example> to=<bob@example.org> proto=ESMTP helo=<l>
+
+        """, modified: date(2026, 11, 23, 12))
+        #expect(result.detections.count == 1)
+        let d = result.detections[0]
+        #expect(d.clientHost == "late.example" && d.messageID == "<l@late>" && d.queueID == "FFFF66666")
+        #expect(localParts(d.time) == (2026, 11, 23, 0))
+        // --since midnight keeps it: lines shortly before the period still join.
+        let midnight = date(2026, 11, 23, 0)
+        let (since, _) = scanLog("""
+        Nov 22 23:59:59 mx postfix/smtpd[1]: FFFF66666: client=late.example[192.0.2.66]
+        Nov 23 00:00:01 mx clamav-milter[8]: Message FFFF66666 from <l@late.example> to <bob@example.org> with subject 'hi' message-id '<l@late>' date 'x' infected by Sig.Late
+
+        """, modified: date(2026, 11, 23, 12), since: Int64(midnight.timeIntervalSince1970))
+        #expect(since.detections.first?.clientIP == "192.0.2.66")
+    }
+
+    @Test func syslogStampsWithoutAYearRollOverNewYear() {
+        // The file was last written on 1 January 2027: December's lines are from 2026.
+        let (result, _) = scanLog("""
+        Dec 31 23:59:58 mx postfix/smtpd[1]: ABCD77777: client=ny.example[192.0.2.77]
+        Dec 31 23:59:59 mx amavis[2]: (00002-01) Blocked INFECTED (Sig.Old) {DiscardedInbound}, [192.0.2.77]:1 [192.0.2.77] <a@ny.example> -> <b@example.org>, Queue-ID: ABCD77777, Message-ID: <ny1@x>, Hits: -, size: 1, 1 ms
+        Jan  1 00:00:01 mx amavis[2]: (00002-02) Blocked INFECTED (Sig.New) {DiscardedInbound}, [192.0.2.78]:1 [192.0.2.78] <a@ny.example> -> <b@example.org>, Queue-ID: ABCD88888, Message-ID: <ny2@x>, Hits: -, size: 1, 1 ms
+
+        """, modified: date(2027, 1, 1, 9))
+        #expect(result.detections.count == 2)
+        #expect(localParts(result.detections[0].time).year == 2026 && localParts(result.detections[0].time).month == 12)
+        #expect(localParts(result.detections[1].time).year == 2027 && localParts(result.detections[1].time).month == 1)
+        #expect(result.detections[0].clientHost == "ny.example")
+        #expect(result.detections[1].time - result.detections[0].time == 2)
+    }
+
+    @Test func rfc5424LinesJoinLikeClassicOnes() {
+        let (result, _) = scanLog("""
+        <22>1 2026-11-23T10:00:00.100+01:00 mx postfix/smtpd 300 - - ABCD99999: client=r.example[2001:db8::9]
+        <22>1 2026-11-23T10:00:00.200+01:00 mx postfix/cleanup 301 - - ABCD99999: message-id=<r@r.example>
+        <22>1 2026-11-23T10:00:00.300+01:00 mx clamav-milter 8 - - Message ABCD99999 from <r@r.example> to <bob@example.org> with subject 's' message-id '<r@r.example>' date 'd' infected by Sig.R
+        <22>1 2026-11-23T10:00:00.400+01:00 mx postfix/cleanup 301 - [x@1 y="z"] ABCD99999: milter-discard: END-OF-MESSAGE from r.example[2001:db8::9]: milter triggers DISCARD action; from=<r@r.example> to=<bob@example.org> proto=ESMTP helo=<r>
+
+        """, modified: date(2026, 11, 23, 12))
+        #expect(result.detections.count == 1)
+        let d = result.detections[0]
+        #expect(d.time == LogClock.utc(year: 2026, month: 11, day: 23, hour: 9, minute: 0, second: 0))
+        #expect(d.clientIP == "2001:db8::9" && d.action == .discarded && d.host == "mx")
+    }
+
+    @Test func malformedAndOverlongLinesAreCountedAndReadingGoesOn() {
+        let long = String(repeating: "x", count: 70_000)
+        let (result, _) = scanLog("""
+        Nov 31 25:61:00 mx postfix/smtpd[1]: broken stamp
+        2026-11-23T10:00:00 no zone
+        \(long)
+        Nov 23 10:00:00 mx amavis[2]: (00002-01) Blocked INFECTED () {DiscardedInbound}, [192.0.2.1]:1 [192.0.2.1] <a@b> -> <c@d>
+        Nov 23 10:00:00 mx clamd[3]: instream(127.0.0.1@1): has spaces in it FOUND
+        random text from another program
+        Nov 23 10:00:01 mx clamd[3]: /var/spool/x: Sig.After FOUND
+        """, modified: date(2026, 11, 23, 12))
+        #expect(result.inputs[0].malformed == 4)
+        #expect(result.inputs[0].tooLong == 1)
+        #expect(result.detections.map(\.signature) == ["Sig.After"])
+    }
+
+    func date(_ y: Int, _ m: Int, _ d: Int, _ h: Int) -> Date {
+        var clock = LogClock(reference: 0)
+        return Date(timeIntervalSince1970: TimeInterval(clock.local(year: y, month: m, day: d, hour: h, minute: 0, second: 0)))
+    }
+}
