@@ -127,6 +127,65 @@ import Testing
         #expect(local.count == 5 && local.allSatisfy { $0.clientIP == "10.1.2.3" })
     }
 
+    @Test func rotatedGzippedAndPipedLogsAreReadAndBrokenOnesSaySo() throws {
+        let box = try Sandbox()
+        let logs = box.root + "/log"
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        try box.writeSettings("clamd = \"none\"\nmail_logs = [\"\(logs)/mail.log\"]")
+        func write(_ name: String, _ text: String, age: TimeInterval) throws {
+            try text.write(toFile: logs + "/" + name, atomically: true, encoding: .utf8)
+            let when = Int(Date().timeIntervalSince1970 - age)
+            var times = [timespec(tv_sec: when, tv_nsec: 0), timespec(tv_sec: when, tv_nsec: 0)]
+            utimensat(AT_FDCWD, logs + "/" + name, &times, 0)
+        }
+        // logrotate's layout: mail.log.2.gz (oldest), mail.log.1, mail.log.
+        try write("mail.log.2", Self.amavis(3 * 86400, "Test.Oldest", ip: "192.0.2.1", sender: "a@x.example", queue: "ROT111111"), age: 3 * 86400)
+        #expect(try runProgram("/bin/gzip", [logs + "/mail.log.2"]).status == 0)
+        try write("mail.log.1", Self.amavis(86400 + 60, "Test.Older", ip: "192.0.2.2", sender: "b@x.example", queue: "ROT222222"), age: 86400)
+        try write("mail.log", "garbage that is no log line\n" + Self.amavis(60, "Test.Newest", ip: "192.0.2.3", sender: "c@x.example", queue: "ROT333333")
+                  + "Nov 31 99:00:00 mx postfix/smtpd[1]: broken\n", age: 30)
+
+        let all = try box.sigctl(["hits", "--json", "-v"])
+        #expect(all.status == 0, "\(all.stderr)")
+        let (hits, summary) = try lines(all.stdout)
+        #expect(hits.map(\.signature) == ["Test.Oldest", "Test.Older", "Test.Newest"])
+        #expect(summary.inputs.map(\.name) == [logs + "/mail.log.2.gz", logs + "/mail.log.1", logs + "/mail.log"])
+        #expect(summary.malformedLines == 1)
+        #expect(all.stderr.contains("\(logs)/mail.log: 1 malformed line(s) skipped"))
+
+        // --since 2h: the rotations last written before it are not even opened.
+        let recent = try box.sigctl(["hits", "--json", "--since", "2h"])
+        let (recentHits, recentSummary) = try lines(recent.stdout)
+        #expect(recentHits.map(\.signature) == ["Test.Newest"])
+        #expect(recentSummary.inputs.filter(\.skipped).count == 2)
+
+        // Standard input.
+        let piped = try runProgram("/bin/sh", ["-c", "cat '\(logs)/mail.log.1' | SIGCTL_CONFIG='\(box.configDir)' '\(Paths.sigctl)' hits --json --since all -"])
+        #expect(try lines(piped.stdout).0.map(\.signature) == ["Test.Older"], "\(piped.stderr)")
+
+        // A .gz cut short: a warning naming it; the lines before the cut still count.
+        var big = ""
+        for i in 0..<2000 { big += Self.amavis(7200 - Double(i), "Test.Cut", ip: "192.0.2.9", sender: "d@x.example", queue: "CUT\(100000 + i)") }
+        try write("cut", big, age: 60)
+        #expect(try runProgram("/bin/gzip", [logs + "/cut"]).status == 0)
+        let gz = try Data(contentsOf: URL(fileURLWithPath: logs + "/cut.gz"))
+        try gz.prefix(gz.count / 2).write(to: URL(fileURLWithPath: logs + "/cut.gz"))
+        let cut = try box.sigctl(["hits", "--json", logs + "/cut.gz"])
+        #expect(cut.status == 0)
+        #expect(cut.stderr.contains("sigctl: warning: \(logs)/cut.gz: inflate"), "\(cut.stderr)")
+        let cutHits = try lines(cut.stdout).0
+        #expect(cutHits.count > 100 && cutHits.count < 2000)
+
+        // Usage errors.
+        let missing = try box.sigctl(["hits", logs + "/nonexistent.log"])
+        #expect(missing.status == 64 && missing.stderr.contains("nonexistent.log: no such log file"))
+        let badSince = try box.sigctl(["hits", "--since", "last tuesday"])
+        #expect(badSince.status == 64 && badSince.stderr.contains("--since last tuesday is not a time"))
+        try box.writeSettings("clamd = \"none\"\nmail_logs = [\"\(logs)/absent.log\"]")
+        let none = try box.sigctl(["hits"])
+        #expect(none.status == 78 && none.stderr.contains("no mail log to read: \(logs)/absent.log does not exist"))
+    }
+
     static func eximStamp(_ ago: TimeInterval) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

@@ -39,9 +39,13 @@ public enum HitRun {
     public static func run(_ options: HitOptions, config: Configuration, now: Date) throws -> HitResult {
         let inputs = try LogInputs.resolve(options.paths, settings: config.settings)
         let scan = HitScanner.scan(inputs, since: options.since, until: options.until, now: Int64(now.timeIntervalSince1970))
-        if scan.inputs.allSatisfy({ $0.error != nil || $0.skipped }), let failed = scan.inputs.first(where: { $0.error != nil }) {
-            throw CommandError("cannot read \(failed.name): \(failed.error!)", hint: "sigctl hits reads mail logs as the user who runs it; run it as root or as a member of group adm",
-                               exit: .failed)
+        // Nothing at all could be read: that is an error, not an empty report.
+        if scan.inputs.allSatisfy({ ($0.error != nil && $0.lines == 0) || $0.skipped }),
+           let failed = scan.inputs.first(where: { $0.error != nil }), let error = failed.error {
+            let denied = error.contains(String(cString: strerror(EACCES)))
+            throw CommandError("cannot read \(failed.name): \(error)",
+                               hint: denied ? "mail logs are readable by root and group adm: run sigctl hits as root or as a member of adm"
+                                            : "check that it is a mail log", exit: .failed)
         }
         let origins = HitAttribution.origins(of: Set(scan.detections.compactMap(\.signature)), config: config)
         var hits = HitRecord.make(scan.detections, origins: origins, localNetworks: config.settings.localNetworks)
@@ -101,8 +105,9 @@ public enum LogInputs {
 
     /// `path` and its rotated copies as logrotate names them, oldest first.
     static func rotations(of path: String) -> [String] {
-        let directory = (path as NSString).deletingLastPathComponent
-        let base = (path as NSString).lastPathComponent
+        let slash = path.lastIndex(of: "/") ?? path.startIndex
+        let directory = String(path[..<slash])
+        let base = String(path[path.index(after: slash)...])
         var numbered: [(Int, String)] = []
         var dated: [String] = []
         for name in Files.list(directory) where name.hasPrefix(base) && name != base {
