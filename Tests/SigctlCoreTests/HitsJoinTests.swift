@@ -135,6 +135,65 @@ import Testing
         #expect(result.detections.map(\.signature) == ["Sig.After"])
     }
 
+    @Test func debiansSeparateLogsAreJoinedAcrossFiles() {
+        // Postfix in its own file, clamd and clamav-milter in /var/log/clamav/ as Debian
+        // configures them (LogTime, no syslog): the join crosses the files.
+        let dir = TempDir()
+        let postfix = dir.write("postfix.log", """
+        Nov 23 10:00:00 gw postfix/smtpd[1]: 1A2B3C4D5E: client=a.example[192.0.2.10]
+        Nov 23 10:00:01 gw postfix/cleanup[2]: 1A2B3C4D5E: milter-reject: END-OF-MESSAGE from a.example[192.0.2.10]: 5.7.1 Command rejected; from=<a@a.example> to=<bob@gw.test> proto=ESMTP helo=<a>
+        Nov 23 10:00:05 gw postfix/smtpd[1]: 2B3C4D5E6F: client=b.example[192.0.2.11]
+        Nov 23 10:00:06 gw postfix/cleanup[2]: 2B3C4D5E6F: milter-hold: END-OF-MESSAGE from b.example[192.0.2.11]: milter triggers HOLD action; from=<b@b.example> to=<bob@gw.test> proto=ESMTP helo=<b>
+        Nov 23 10:01:00 gw postfix/smtpd[1]: 3C4D5E6F70: client=c.example[192.0.2.12]
+        Nov 23 10:01:00 gw postfix/smtpd[3]: 4D5E6F7081: client=d.example[192.0.2.13]
+        Nov 23 10:01:00 gw postfix/smtpd[4]: 5E6F708192: client=e.example[192.0.2.14]
+        Nov 23 10:01:01 gw postfix/cleanup[2]: 3C4D5E6F70: milter-reject: END-OF-MESSAGE from c.example[192.0.2.12]: 5.7.1 Command rejected; from=<c@c.example> to=<bob@gw.test> proto=ESMTP helo=<c>
+        Nov 23 10:01:01 gw postfix/cleanup[5]: 4D5E6F7081: milter-reject: END-OF-MESSAGE from d.example[192.0.2.13]: 5.7.1 Command rejected; from=<d@d.example> to=<bob@gw.test> proto=ESMTP helo=<d>
+        Nov 23 10:01:01 gw postfix/cleanup[6]: 5E6F708192: milter-reject: END-OF-MESSAGE from e.example[192.0.2.14]: 5.7.1 Command rejected; from=<e@e.example> to=<bob@gw.test> proto=ESMTP helo=<e>
+
+        """)
+        let clamd = dir.write("clamav.log", """
+        Mon Nov 23 10:00:01 2026 -> instream(127.0.0.1@50001): Sig.Alpha FOUND
+        Mon Nov 23 10:00:06 2026 -> instream(127.0.0.1@50002): Sig.Beta FOUND
+        Mon Nov 23 10:01:01 2026 -> instream(127.0.0.1@50003): Sig.Outbreak FOUND
+        Mon Nov 23 10:01:01 2026 -> instream(127.0.0.1@50004): Sig.Outbreak FOUND
+        Mon Nov 23 10:01:01 2026 -> instream(127.0.0.1@50005): Sig.Outbreak FOUND
+
+        """)
+        let milter = dir.write("clamav-milter.log", """
+        Mon Nov 23 10:00:06 2026 -> Message 2B3C4D5E6F from <b@b.example> to <bob@gw.test> with subject 's' message-id '<b@b>' date 'd' infected by Sig.Beta
+
+        """)
+        let modified = HitsJoinTests().date(2026, 11, 23, 12)
+        for path in [postfix, clamd, milter] {
+            var times = [timespec(tv_sec: Int(modified.timeIntervalSince1970), tv_nsec: 0), timespec(tv_sec: Int(modified.timeIntervalSince1970), tv_nsec: 0)]
+            utimensat(AT_FDCWD, path, &times, 0)
+        }
+        let result = HitScanner.scan([.file(postfix), .file(clamd), .file(milter)], since: nil, until: nil, now: Int64(Date().timeIntervalSince1970))
+        let bySignature = Dictionary(grouping: result.detections, by: { $0.signature ?? "-" })
+        #expect(result.detections.count == 5, "\(result.detections.map { ($0.signature ?? "-", $0.clientIP ?? "-") })")
+        #expect(bySignature["Sig.Alpha"]?.first?.clientIP == "192.0.2.10" && bySignature["Sig.Alpha"]?.first?.action == .rejected)
+        #expect(bySignature["Sig.Alpha"]?.first?.log == .clamd)
+        // The milter's line (queue id) and clamd's line are one scan: one detection.
+        #expect(bySignature["Sig.Beta"]?.count == 1)
+        #expect(bySignature["Sig.Beta"]?.first?.clientIP == "192.0.2.11" && bySignature["Sig.Beta"]?.first?.messageID == "<b@b>")
+        #expect(bySignature["Sig.Beta"]?.first?.action == .quarantined)
+        // Three messages of one outbreak in one second are three detections.
+        #expect(Set(bySignature["Sig.Outbreak"]?.compactMap(\.clientIP) ?? []) == ["192.0.2.12", "192.0.2.13", "192.0.2.14"])
+    }
+
+    @Test func amavisAndClamdNamingOneScanCountOnce() {
+        let (result, _) = scanLog("""
+        Nov 23 10:00:00 mx clamd[5]: /var/lib/amavis/tmp/amavis-20261123T100000-00900-x/parts/p002: Sig.Once FOUND
+        Nov 23 10:00:00 mx amavis[900]: (00900-01) Blocked INFECTED (Sig.Once) {DiscardedInbound}, [192.0.2.1]:1 [192.0.2.1] <a@b.example> -> <c@d.example>, Queue-ID: 9A8B7C6D5E, Message-ID: <o@x>, Hits: -, size: 1, 1 ms
+        Nov 23 10:00:02 mx clamd[5]: /var/lib/amavis/tmp/amavis-20261123T100002-00901-y/parts/p002: Sig.Once FOUND
+        Nov 23 10:00:02 mx amavis[901]: (00901-01) Blocked INFECTED (Sig.Once) {DiscardedInbound}, [192.0.2.2]:1 [192.0.2.2] <e@f.example> -> <c@d.example>, Queue-ID: 9A8B7C6D5F, Message-ID: <p@x>, Hits: -, size: 1, 1 ms
+
+        """, modified: date(2026, 11, 23, 12))
+        #expect(result.detections.count == 2)
+        #expect(result.detections.allSatisfy { $0.log == .amavis })
+    }
+
     func date(_ y: Int, _ m: Int, _ d: Int, _ h: Int) -> Date {
         var clock = LogClock(reference: 0)
         return Date(timeIntervalSince1970: TimeInterval(clock.local(year: y, month: m, day: d, hour: h, minute: 0, second: 0)))

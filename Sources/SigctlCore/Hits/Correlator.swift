@@ -29,7 +29,7 @@ public struct Detection: Sendable {
 ///   when both lines name them; the same signature logged for a joined message within
 ///   5 s is the same scan, not a second detection.
 struct Correlator {
-    private struct Key: Hashable {
+    fileprivate struct Key: Hashable {
         var host: String?
         var queue: String
     }
@@ -56,13 +56,17 @@ struct Correlator {
     private var orphans: [Infection] = []
     /// Messages a milter acted on, and signatures joined to messages, in the last seconds.
     private var recentActions: [(time: Int64, key: Key)] = []
-    private var recentInfections: [(time: Int64, signature: String, key: Key?)] = []
+    private var recentInfections: [Named] = []
     /// Keys in the order they were last touched (lazily: an entry touched since is re-queued).
     private var expiry = FIFO<(time: Int64, key: Key)>()
     private var removals = FIFO<(time: Int64, key: Key)>()
     private(set) var now: Int64 = .min
     private var lastSweep: Int64 = .min
-    private(set) var detections: [Detection] = []
+    private var detections: [Detection] = []
+    /// Lines naming a signature that found no message in this log, and milter actions
+    /// no line of this log named a signature for: the other logs read may have them.
+    private var leftovers: [Infection] = []
+    private var unclaimed: [MilterAction] = []
     private(set) var clean = CleanMailCounter()
 
     init(window: Int64 = 600) { self.window = window }
@@ -121,10 +125,10 @@ struct Correlator {
         if now >= lastSweep &+ 5 { sweep(final: false) }
     }
 
-    /// Joins what is left and returns every detection.
-    mutating func finish() -> [Detection] {
+    /// Joins what is left; returns the detections, and what only another log can complete.
+    mutating func finish() -> CorrelatorOutput {
         sweep(final: true)
-        return detections
+        return CorrelatorOutput(detections: detections, leftovers: leftovers, unclaimed: unclaimed)
     }
 
     private mutating func touch(_ key: Key, _ time: Int64, _ change: (inout Message) -> Void) {
@@ -142,7 +146,7 @@ struct Correlator {
 
     private mutating func attach(_ infection: Infection, to key: Key) {
         touch(key, infection.time) { $0.infections.append(infection) }
-        for name in infection.signatures { recentInfections.append((infection.time, name, key)) }
+        for name in infection.signatures { recentInfections.append(Named(time: infection.time, signature: name, log: infection.log, key: key)) }
     }
 
     private mutating func sweep(final: Bool) {
@@ -177,16 +181,18 @@ struct Correlator {
     }
 
     private mutating func join(_ orphan: Infection) {
-        // The same scan logged twice (clamd and the milter or amavis).
-        let same = orphan.signatures.map { name in recentInfections.first { $0.signature == name && abs($0.time - orphan.time) <= 5 } }
-        if same.allSatisfy({ $0 != nil }) {
+        // The same scan logged by two programs (clamd and clamav-milter or amavis):
+        // each line of one pairs with at most one of the other, so an outbreak of one
+        // signature still counts every message.
+        if let i = recentInfections.firstIndex(where: {
+            !$0.paired && $0.log != orphan.log && orphan.signatures.contains($0.signature) && abs($0.time - orphan.time) <= 5
+        }) {
+            recentInfections[i].paired = true
             // clamav-milter's own line names the scanner better than Postfix's reject text.
-            if orphan.log == .clamavMilter {
-                for case let key? in same.map({ $0?.key }) {
-                    touch(key, orphan.time) { message in
-                        for i in message.infections.indices where message.infections[i].log == .postfix {
-                            message.infections[i].log = .clamavMilter
-                        }
+            if orphan.log == .clamavMilter, let key = recentInfections[i].key {
+                touch(key, orphan.time) { message in
+                    for j in message.infections.indices where message.infections[j].log == .postfix {
+                        message.infections[j].log = .clamavMilter
                     }
                 }
             }
@@ -202,12 +208,8 @@ struct Correlator {
             attach(orphan, to: best.key)
             return
         }
-        for name in orphan.signatures {
-            detections.append(Detection(time: orphan.time, signature: name, log: orphan.log, host: orphan.host, queueID: nil,
-                                        messageID: orphan.messageID, clientIP: orphan.clientIP, clientHost: orphan.clientHost,
-                                        sender: orphan.sender, recipients: orphan.recipients, action: orphan.action))
-            recentInfections.append((orphan.time, name, nil))
-        }
+        leftovers.append(orphan)
+        for name in orphan.signatures { recentInfections.append(Named(time: orphan.time, signature: name, log: orphan.log, key: nil)) }
     }
 
     private mutating func finalize(_ key: Key) {
@@ -216,12 +218,22 @@ struct Correlator {
         let queue = key.queue.hasPrefix("<mid>") ? nil : key.queue
         if message.infections.isEmpty {
             if message.queued { clean.count(clientIP: message.clientIP, sender: message.sender) }
-            // Postfix rejected for a virus, and no line read names the signature.
-            if let action = message.action, let reply = message.reply, Self.isVirusReply(reply) {
-                detections.append(Detection(time: message.actionTime ?? message.lastSeen, signature: nil, log: .postfix, host: key.host,
-                                            queueID: queue, messageID: message.messageID, clientIP: message.clientIP,
-                                            clientHost: message.clientHost, sender: message.sender, recipients: message.recipients,
-                                            action: action))
+            if let action = message.action {
+                unclaimed.append(MilterAction(time: message.actionTime ?? message.lastSeen, host: key.host, queue: queue,
+                                              messageID: message.messageID, clientHost: message.clientHost, clientIP: message.clientIP,
+                                              sender: message.sender, recipients: message.recipients, action: action,
+                                              virusReply: message.reply.map(Self.isVirusReply) ?? false))
+            }
+            return
+        }
+        // Only a line naming the signature and a queue id, nothing from the MTA: the
+        // MTA's lines are in another log (clamav-milter's own file, for one).
+        if message.clientIP == nil, message.action == nil, !message.queued, message.infections.allSatisfy({ $0.clientIP == nil }) {
+            leftovers += message.infections.map { infection in
+                var named = infection
+                if named.queue == nil { named.queue = queue }
+                if named.messageID == nil { named.messageID = message.messageID }
+                return named
             }
             return
         }
@@ -261,6 +273,37 @@ struct Correlator {
         let lower = reply.lowercased()
         return lower.contains("virus") || lower.contains("infected") || lower.contains("malware") || lower.contains("clamav")
     }
+}
+
+/// A signature named for a message in the last seconds, and whether a line of another
+/// program has been found to be the same scan.
+private struct Named {
+    var time: Int64
+    var signature: String
+    var log: HitLog
+    var key: Correlator.Key?
+    var paired = false
+}
+
+/// A milter's verdict Postfix logged for a message no line of the same log named a signature for.
+struct MilterAction: Sendable {
+    var time: Int64
+    var host: String?
+    var queue: String?
+    var messageID: String?
+    var clientHost: String?
+    var clientIP: String?
+    var sender: String?
+    var recipients: [String]
+    var action: HitAction
+    /// The reject text says virus: a detection even when no log names the signature.
+    var virusReply: Bool
+}
+
+struct CorrelatorOutput: Sendable {
+    var detections: [Detection]
+    var leftovers: [Infection]
+    var unclaimed: [MilterAction]
 }
 
 /// A queue over an array: pushes at the end, pops from a moving head, compacts now and then.

@@ -24,7 +24,6 @@ public struct InputStats: Sendable, Codable {
     public var tooLong = 0
     public var first: Date?
     public var last: Date?
-    public var detections = 0
     /// Not read: it was last written before the period began.
     public var skipped = false
     public var error: String?
@@ -43,24 +42,28 @@ public struct ScanResult: Sendable {
 public enum HitScanner {
     /// Reads `inputs` and keeps the detections between `since` and `until` (seconds since the epoch).
     public static func scan(_ inputs: [LogInput], since: Int64?, until: Int64?, now: Int64) -> ScanResult {
-        let results = Mutex<[Int: (InputStats, [Detection], CleanMailCounter)]>([:])
+        let results = Mutex<[Int: (InputStats, CorrelatorOutput, CleanMailCounter)]>([:])
         DispatchQueue.concurrentPerform(iterations: inputs.count) { i in
             let outcome = scanOne(inputs[i], since: since, until: until, now: now)
             results.withLock { $0[i] = outcome }
         }
         var result = ScanResult()
         let collected = results.withLock { $0 }
+        var outputs: [CorrelatorOutput] = []
         for i in inputs.indices {
-            guard let (stats, detections, clean) = collected[i] else { continue }
+            guard let (stats, output, clean) = collected[i] else { continue }
             result.inputs.append(stats)
-            result.detections += detections
+            outputs.append(output)
             result.clean.merge(clean)
+        }
+        result.detections = CrossLogJoin.join(outputs).filter { d in
+            (since.map { d.time >= $0 } ?? true) && (until.map { d.time < $0 } ?? true)
         }
         result.detections.sort { ($0.time, $0.queueID ?? "", $0.signature ?? "") < ($1.time, $1.queueID ?? "", $1.signature ?? "") }
         return result
     }
 
-    static func scanOne(_ input: LogInput, since: Int64?, until: Int64?, now: Int64) -> (InputStats, [Detection], CleanMailCounter) {
+    static func scanOne(_ input: LogInput, since: Int64?, until: Int64?, now: Int64) -> (InputStats, CorrelatorOutput, CleanMailCounter) {
         var stats = InputStats(name: input.name)
         let fd: Int32
         var reference = now
@@ -72,14 +75,14 @@ public enum HitScanner {
                 fd = try Files.openRegular(path)
             } catch {
                 stats.error = "\(error)"
-                return (stats, [], CleanMailCounter())
+                return (stats, CorrelatorOutput(detections: [], leftovers: [], unclaimed: []), CleanMailCounter())
             }
             var st = stat()
             if fstat(fd, &st) == 0 { reference = Int64(st.st_mtim.tv_sec) }
             if let since, reference < since {
                 close(fd)
                 stats.skipped = true
-                return (stats, [], CleanMailCounter())
+                return (stats, CorrelatorOutput(detections: [], leftovers: [], unclaimed: []), CleanMailCounter())
             }
         }
         defer { if fd != 0 { close(fd) } }
@@ -118,11 +121,8 @@ public enum HitScanner {
             stats.first = Date(timeIntervalSince1970: TimeInterval(first))
             stats.last = Date(timeIntervalSince1970: TimeInterval(last))
         }
-        let detections = correlator.finish().filter { d in
-            (since.map { d.time >= $0 } ?? true) && (until.map { d.time < $0 } ?? true)
-        }
-        stats.detections = detections.count
-        return (stats, detections, correlator.clean)
+        let output = correlator.finish()
+        return (stats, output, correlator.clean)
     }
 }
 
