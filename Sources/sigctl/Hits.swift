@@ -49,6 +49,11 @@ struct Hits: Subcommand {
                 hitOptions.until = end
             }
             let result = try HitRun.run(hitOptions, config: config, now: now)
+            // The configured logs over at least the last day: the hits textfile too.
+            if logfiles.isEmpty, feed == nil, until == nil, (hitOptions.since ?? .min) <= Int64(now.timeIntervalSince1970 - RecentHits.window) {
+                let recent = RecentHits.from(result.hits, since: now.addingTimeInterval(-RecentHits.window), feeds: result.report.byFeed.map(\.feed))
+                if let problem = recent.write(settings: config.settings, now: now) { log.warning(problem) }
+            }
             for input in result.summary.inputs {
                 if let error = input.error { log.warning("\(input.name): \(error); the lines before the error were read") }
                 if input.malformed > 0 { log.info("\(input.name): \(input.malformed) malformed line(s) skipped") }

@@ -19,6 +19,10 @@ struct Status: Subcommand {
             var report = try StatusReport.gather(context: global.context(log), config: config)
             let health = HealthCheck.evaluate(report, thresholds: HealthThresholds(), now: Date())
             report.health = health
+            let now = Date()
+            let hits = RecentHits.read(config: config, now: now)
+            report.hits = hits
+            if let problem = hits.write(settings: config.settings, now: now) { log.warning(problem) }
             if output.json {
                 try printJSON(report)
             } else {
@@ -73,6 +77,15 @@ struct Status: Subcommand {
                 let size = file.size.map { "\(($0 + 1023) / 1024) KiB" } ?? "-"
                 let state = file.installed ? "installed" : "not installed"
                 print("  \(file.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(sigs.padding(toLength: 12, withPad: " ", startingAt: 0)) \(size.padding(toLength: 10, withPad: " ", startingAt: 0)) risk \(file.risk.padding(toLength: 6, withPad: " ", startingAt: 0)) \(state), changed \(Timestamp.text(file.lastChange))")
+            }
+        }
+        if let hits = report.hits {
+            print("")
+            if let error = hits.error {
+                print("hits (24h):   not read: \(error)")
+            } else {
+                let counts = hits.perFeed.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key) \($0.value)" }
+                print("hits (24h):   \(hits.detections) detection(s)\(counts.isEmpty ? "" : ": " + counts.joined(separator: ", "))")
             }
         }
         report.warnings.forEach(log.warning)

@@ -293,6 +293,7 @@ final class Sandbox {
         connect_timeout = "5s"
         stall_timeout = "3s"
         reload_timeout = "\(reloadTimeout)"
+        \(extra.contains("mail_logs") ? "" : "mail_logs = [\"\(root)/mail.log\"]")
         \(extra)
         """.write(toFile: configDir + "/sigctl.toml", atomically: true, encoding: .utf8)
     }

@@ -186,6 +186,46 @@ import Testing
         #expect(none.status == 78 && none.stderr.contains("no mail log to read: \(logs)/absent.log does not exist"))
     }
 
+    @Test func statusShowsTheLastDayPerFeedAndTheTextfileCountsIt() throws {
+        let box = try Sandbox()
+        let metrics = box.root + "/metrics"
+        try FileManager.default.createDirectory(atPath: metrics, withIntermediateDirectories: true)
+        try box.writeSettings("clamd = \"none\"\nmetrics_textfile = \"\(metrics)/sigctl.prom\"")
+        try box.writeFeed("alpha", files: ["a.ndb"])
+        try box.writeFeed("beta", files: ["b.ndb"])
+        try box.publish(feed: "alpha", file: "a.ndb", "Test.Day-1:0:*:\(hex("day one"))\n")
+        try box.publish(feed: "beta", file: "b.ndb", "Test.Day-2:0:*:\(hex("day two"))\n")
+        #expect(try box.update().0.status == 0)
+
+        // Unreadable (absent) logs: status says so and still answers.
+        let before = try box.sigctl(["status"])
+        #expect(before.stdout.contains("hits (24h):   not read: no mail log to read: \(box.root)/mail.log does not exist"), "\(before.stdout)")
+        #expect(try String(contentsOfFile: metrics + "/sigctl_hits.prom", encoding: .utf8).contains("sigctl_hits_logs_readable 0\n"))
+
+        try (Self.amavis(2 * 86400, "Test.Day-1.UNOFFICIAL", ip: "192.0.2.1", sender: "old@x.example", queue: "DAY000001")
+            + Self.amavis(3600, "Test.Day-1.UNOFFICIAL", ip: "192.0.2.2", sender: "a@x.example", queue: "DAY000002")
+            + Self.amavis(1800, "Test.Day-1.UNOFFICIAL", ip: "192.0.2.3", sender: "b@x.example", queue: "DAY000003"))
+            .write(toFile: box.root + "/mail.log", atomically: true, encoding: .utf8)
+        let status = try box.sigctl(["status"])
+        #expect(status.stdout.contains("hits (24h):   2 detection(s): alpha 2, beta 0"), "\(status.stdout)")
+        let json = try JSONDecoder.output.decode(StatusReport.self, from: Data(try box.sigctl(["status", "--json"]).stdout.utf8))
+        #expect(json.hits?.perFeed == ["alpha": 2, "beta": 0] && json.hits?.error == nil)
+
+        let textfile = try String(contentsOfFile: metrics + "/sigctl_hits.prom", encoding: .utf8)
+        #expect(textfile.contains("sigctl_hits_24h{feed=\"alpha\"} 2\n") && textfile.contains("sigctl_hits_24h{feed=\"beta\"} 0\n"), "\(textfile)")
+        #expect(textfile.contains("sigctl_hits_logs_readable 1\n"))
+        if let promtool = MonitoringTests.promtool {
+            let lint = try runProgram("/bin/sh", ["-c", "'\(promtool)' check metrics < '\(metrics)/sigctl_hits.prom'"])
+            #expect(lint.status == 0 && lint.stdout.isEmpty && lint.stderr.isEmpty, "promtool: \(lint.stdout)\(lint.stderr)")
+        }
+        // `sigctl hits` over the configured logs refreshes it too; over given files it does not.
+        try FileManager.default.removeItem(atPath: metrics + "/sigctl_hits.prom")
+        _ = try box.sigctl(["hits", box.root + "/mail.log"])
+        #expect(!FileManager.default.fileExists(atPath: metrics + "/sigctl_hits.prom"))
+        _ = try box.sigctl(["hits"])
+        #expect(try String(contentsOfFile: metrics + "/sigctl_hits.prom", encoding: .utf8).contains("sigctl_hits_24h{feed=\"alpha\"} 2\n"))
+    }
+
     static func eximStamp(_ ago: TimeInterval) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

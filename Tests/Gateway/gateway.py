@@ -11,7 +11,7 @@ init scripts inside a network, PID and mount namespace of their own, so the
 only network is that namespace's loopback and every daemon dies with the test.
 Exit status: 0 passed, 1 failed, 77 skipped (the reason is printed).
 """
-import argparse, hashlib, os, re, shutil, smtplib, socket, subprocess, sys, tempfile, threading, uuid
+import argparse, hashlib, json, os, re, shutil, smtplib, socket, subprocess, sys, tempfile, threading, uuid
 
 SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -259,6 +259,21 @@ def scenario(gw, work):
     code, line = check(gw)
     expect(code == 1 and line.startswith(stale) and "'generation'=2;" in line, f"sigctl check after the update: {code} {line}")
     expect("sigctl_live_generation 2\n" in metrics(gw), "the textfile says set 2")
+
+    # sigctl hits: both rejected messages, from Postfix's log and clamd's (Debian's
+    # clamav-milter logs no signature), with the client, the envelope and the feed.
+    hits = gw.sh("sigctl hits --json --since all /var/log/postfix.log /var/log/clamav/clamav.log /var/log/clamav/clamav-milter.log",
+                 check=False)
+    records = [json.loads(l) for l in hits.stdout.splitlines() if l.strip()]
+    found = {r.get("signature"): r for r in records if "summary" not in r}
+    expect(hits.returncode == 0 and set(found) == {"Gateway.Test.First.UNOFFICIAL", "Gateway.Test.Second.UNOFFICIAL"},
+           f"sigctl hits finds the two rejected messages: {hits.returncode} {sorted(found)} {hits.stderr}")
+    for name, r in found.items():
+        expect((r["client_ip"], r["feed"], r["file"], r["action"], r["sender"], r["recipients"]) ==
+               ("127.0.0.1", "gw", "gw.ndb", "rejected", "bob@example.org", ["alice@gateway.test"]),
+               f"{name}: client, feed, action and envelope: {r}")
+    by_client = gw.sh("sigctl hits --by client --since all /var/log/postfix.log /var/log/clamav/clamav.log", check=False)
+    expect(by_client.stdout.splitlines()[1:2] == ["2  127.0.0.1 (localhost)"], f"hits --by client: {by_client.stdout}")
 
     # A broken upstream file stops at sigctl: exit 2, clamd keeps the set and keeps rejecting.
     publish(mirror_root, "gw.ndb", first + second + "Gateway.Broken:0:*:zz\n")

@@ -53,8 +53,10 @@ import Testing
 
     @Test func clamdAloneJoinsTheMilterRejectLoggedWithIt() {
         // clamav-milter with LogInfected Off (Debian's default): only clamd names the signature.
+        // sigctl's own canary scans (update, status, check) are not mail and never claim a reject.
         let (result, _) = scanLog("""
         Nov 23 10:00:00 mx postfix/smtpd[1]: DDDD44444: client=w.example[198.51.100.4]
+        Nov 23 10:00:00 mx clamd[7]: Mon Nov 23 10:00:00 2026 -> instream(127.0.0.1@40002): Sigctl.Canary.G7.0a1b2c3d.UNOFFICIAL FOUND
         Nov 23 10:00:01 mx clamd[7]: Mon Nov 23 10:00:01 2026 -> instream(127.0.0.1@40003): Sanesecurity.Foxhole.Zip_fs217.UNOFFICIAL FOUND
         Nov 23 10:00:01 mx postfix/cleanup[5]: DDDD44444: milter-hold: END-OF-MESSAGE from w.example[198.51.100.4]: milter triggers HOLD action; from=<x@w.example> to=<bob@example.org> proto=ESMTP helo=<w>
         Nov 23 10:05:00 mx postfix/smtpd[1]: EEEE55555: client=z.example[198.51.100.5]

@@ -107,7 +107,10 @@ struct Correlator {
             if let named = Self.signature(inReply: reply) {
                 attach(Infection(time: time, signatures: [named], log: .postfix, host: host, queue: queue), to: key)
             }
-        case .infected(let infection):
+        case .infected(var infection):
+            // sigctl's own canary scans (update, status, check) are no mail.
+            infection.signatures.removeAll { $0.hasPrefix(Canary.namePrefix) }
+            guard !infection.signatures.isEmpty else { break }
             if let queue = infection.queue {
                 attach(infection, to: Key(host: infection.host ?? host, queue: queue))
             } else if let id = infection.messageID {

@@ -28,13 +28,16 @@ public struct Canary: Sendable, Equatable {
         self.probe = mail ? Canary.message(name: name, payload: payload) : payload
     }
 
+    /// Every canary's name starts with this; `hits` ignores them (sigctl's own scans).
+    public static let namePrefix = "Sigctl.Canary."
+
     /// A new canary for `generation`. The payload is random, so it can never match real mail.
     public static func make(generation: Int, mail: Bool = true) throws -> Canary {
         var bytes = [UInt8](repeating: 0, count: 512)
         for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255) }
         let tag = (0..<4).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let payload = Data("sigctl reload canary, generation \(generation), \(tag)\n".utf8) + Data(bytes)
-        return Canary(name: "Sigctl.Canary.G\(generation).\(tag)", payload: payload, mail: mail)
+        return Canary(name: "\(namePrefix)G\(generation).\(tag)", payload: payload, mail: mail)
     }
 
     /// The message: multipart/mixed, a text part, and the payload as a base64 attachment.

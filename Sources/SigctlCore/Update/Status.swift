@@ -103,6 +103,8 @@ public struct StatusReport: Codable, Sendable {
     public var warnings: [String]
     /// The verdict `sigctl check` gives with its default thresholds (set by `status`).
     public var health: HealthReport?
+    /// Detections per feed in the last 24 hours of the mail logs (set by `status`).
+    public var hits: RecentHits?
 
     /// Reads state (no lock: status is read-only) and, with `askClamd`, asks clamd
     /// whether it serves the live canary.
