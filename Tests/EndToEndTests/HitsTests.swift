@@ -226,6 +226,56 @@ import Testing
         #expect(try String(contentsOfFile: metrics + "/sigctl_hits.prom", encoding: .utf8).contains("sigctl_hits_24h{feed=\"alpha\"} 2\n"))
     }
 
+    static let journalRemote = ["/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"]
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// A real journal file, written by systemd-journal-remote from export-format entries.
+    static func writeJournal(_ directory: String, _ entries: [(ago: TimeInterval, unit: String, ident: String, message: String)]) throws {
+        var export = ""
+        // journald appends in time order, and journalctl --since relies on it.
+        for (i, e) in entries.sorted(by: { $0.ago > $1.ago }).enumerated() {
+            let micro = Int64((Date().timeIntervalSince1970 - e.ago) * 1_000_000)
+            export += "__CURSOR=s=0;i=\(i + 1)\n__REALTIME_TIMESTAMP=\(micro)\n__MONOTONIC_TIMESTAMP=\(micro)\n"
+            export += "_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=gw\n_SYSTEMD_UNIT=\(e.unit)\n"
+            export += "SYSLOG_IDENTIFIER=\(e.ident)\n_PID=\(4000 + i)\nMESSAGE=\(e.message)\n\n"
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try export.write(toFile: directory + "/export.txt", atomically: true, encoding: .utf8)
+        let made = try runProgram("/bin/sh", ["-c", "'\(journalRemote!)' -o '\(directory)/remote.journal' - < '\(directory)/export.txt'"])
+        #expect(made.status == 0, "systemd-journal-remote: \(made.stderr)")
+        try FileManager.default.removeItem(atPath: directory + "/export.txt")
+    }
+
+    @Test(.enabled(if: HitsTests.journalRemote != nil, "needs systemd-journal-remote (to write a journal file for journalctl)"))
+    func journaldIsReadThroughJournalctl() throws {
+        let box = try Sandbox()
+        let journal = box.root + "/journal"
+        try Self.writeJournal(journal, [
+            (600, "postfix@-.service", "postfix/smtpd", "JRN1234567: client=j.example[203.0.113.77]"),
+            (600, "postfix@-.service", "postfix/cleanup", "JRN1234567: message-id=<j@j.example>"),
+            (599, "postfix@-.service", "postfix/cleanup", "JRN1234567: milter-reject: END-OF-MESSAGE from j.example[203.0.113.77]: 5.7.1 Blocked by ClamAV - FOUND VIRUS: Test.Journal.One; from=<j@j.example> to=<bob@example.org> proto=ESMTP helo=<j>"),
+            (300, "sshd.service", "sshd", "Accepted publickey for root from 192.0.2.1 port 22: no mail here"),
+            (200, "amavis.service", "amavis", "(00900-01) Blocked INFECTED (Test.Journal.Two) {DiscardedInbound}, [203.0.113.78]:1 [203.0.113.78] <k@k.example> -> <bob@example.org>, Queue-ID: JRN7654321, Message-ID: <k@k>, Hits: -, size: 1, 1 ms"),
+            (10 * 86400, "amavis.service", "amavis", "(00900-02) Blocked INFECTED (Test.Journal.Old) {DiscardedInbound}, [203.0.113.79]:1 [203.0.113.79] <l@l.example> -> <bob@example.org>, Queue-ID: JRN7654322, Message-ID: <l@l>, Hits: -, size: 1, 1 ms"),
+        ])
+        try box.writeSettings("clamd = \"none\"\nmail_logs = [\"journald\"]\njournal_directory = \"\(journal)\"")
+        let result = try box.sigctl(["hits", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let (hits, summary) = try lines(result.stdout)
+        #expect(hits.map(\.signature) == ["Test.Journal.One", "Test.Journal.Two"], "--since 7d leaves the old one out")
+        #expect(hits.first?.clientIP == "203.0.113.77" && hits.first?.clientHost == "j.example" && hits.first?.messageId == "<j@j.example>")
+        #expect(hits.first?.host == "gw" && hits.first?.action == .rejected && hits.first?.log == .postfix)
+        #expect(summary.inputs.map(\.name) == ["journald (\(journal))"])
+        #expect(summary.lines == 4, "only the mail units' entries are read")
+        let all = try lines(try box.sigctl(["hits", "--json", "--since", "all"]).stdout).0
+        #expect(all.count == 3)
+
+        // journalctl's own error, named.
+        try box.writeSettings("clamd = \"none\"\nmail_logs = [\"journald\"]\njournal_directory = \"\(box.root)/no-journal\"")
+        let broken = try box.sigctl(["hits"])
+        #expect(broken.status == 2 && broken.stderr.contains("cannot read journald (\(box.root)/no-journal): journalctl:"), "\(broken.stderr)")
+    }
+
     static func eximStamp(_ ago: TimeInterval) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

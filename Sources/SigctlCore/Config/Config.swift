@@ -45,8 +45,13 @@ public struct Settings: Sendable {
     public var publishKeep = 5
     /// The feeds whose files are published (nil: every feed).
     public var publishFeeds: [String]?
-    /// The mail logs `hits` and `status` read (nil: /var/log/mail.log and its rotations).
+    /// The mail logs `hits` and `status` read: paths, or "journald" (nil:
+    /// /var/log/mail.log and its rotations when it exists, else journald).
     public var mailLogs: [String]?
+    /// The systemd units whose journal entries are mail log lines.
+    public var journalUnits = ["postfix*", "clamav-daemon*", "clamav-milter*", "amavis*", "exim4*"]
+    /// Read the journal files in this directory instead of the system journal.
+    public var journalDirectory: String?
     /// The site's own networks: a detection from a client in them is a machine of ours.
     public var localNetworks: [IPNetwork] = []
     /// Clients and sender domains whose detections `hits` suspects as false positives.

@@ -76,7 +76,7 @@ public enum ConfigLoader {
         "stall_timeout", "max_file_size", "user_agent", "proxy", "verify_memory_limit", "memory_budget", "verify_timeout",
         "reload_timeout", "max_connections_per_host", "verify_scope", "ham_corpus", "detect_corpus", "report", "metrics_textfile",
         "publish_dir", "publish_key", "publish_gnupg_home", "publish_keep", "publish_feeds",
-        "mail_logs", "local_networks", "trusted_networks", "trusted_domains",
+        "mail_logs", "local_networks", "trusted_networks", "trusted_domains", "journal_units", "journal_directory",
     ]
 
     /// A list of networks ("192.0.2.0/24", "2001:db8::/32", single addresses).
@@ -135,9 +135,13 @@ public enum ConfigLoader {
         if let v = try doc.int("publish_keep", in: table, range: 1...100) { settings.publishKeep = v }
         if let v = try doc.strings("publish_feeds", in: table) { settings.publishFeeds = v }
         if let v = try doc.strings("mail_logs", in: table) {
-            if let bad = v.first(where: { !$0.hasPrefix("/") }) { throw doc.error("mail_logs", "must list absolute paths, found \"\(bad)\"") }
+            if let bad = v.first(where: { !$0.hasPrefix("/") && $0 != "journald" }) {
+                throw doc.error("mail_logs", "must list absolute paths or \"journald\", found \"\(bad)\"")
+            }
             settings.mailLogs = v
         }
+        if let v = try doc.strings("journal_units", in: table) { settings.journalUnits = v }
+        if let v = try doc.path("journal_directory", in: table) { settings.journalDirectory = v }
         settings.localNetworks = try networks(doc, "local_networks", in: table)
         settings.trustedNetworks = try networks(doc, "trusted_networks", in: table)
         if let v = try doc.strings("trusted_domains", in: table) { settings.trustedDomains = v.map { $0.lowercased() } }

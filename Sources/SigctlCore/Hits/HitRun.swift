@@ -43,9 +43,11 @@ public enum HitRun {
         if scan.inputs.allSatisfy({ ($0.error != nil && $0.lines == 0) || $0.skipped }),
            let failed = scan.inputs.first(where: { $0.error != nil }), let error = failed.error {
             let denied = error.contains(String(cString: strerror(EACCES)))
+            let journal = failed.name.hasPrefix("journald")
             throw CommandError("cannot read \(failed.name): \(error)",
-                               hint: denied ? "mail logs are readable by root and group adm: run sigctl hits as root or as a member of adm"
-                                            : "check that it is a mail log", exit: .failed)
+                               hint: journal ? "the journal is readable by root and the groups adm and systemd-journal; check journal_directory when it is set"
+                                   : denied ? "mail logs are readable by root and group adm: run sigctl hits as root or as a member of adm"
+                                   : "check that it is a mail log", exit: .failed)
         }
         let origins = HitAttribution.origins(of: Set(scan.detections.compactMap(\.signature)), config: config)
         var hits = HitRecord.make(scan.detections, origins: origins, localNetworks: config.settings.localNetworks)
@@ -93,14 +95,23 @@ public enum LogInputs {
                 return .file(path)
             }
         }
-        let configured = settings.mailLogs ?? ["/var/log/mail.log"]
-        let found = configured.flatMap(rotations)
+        let journal = LogInput.journal(units: settings.journalUnits, directory: settings.journalDirectory)
+        guard let configured = settings.mailLogs else {
+            // Debian 12 without a syslog daemon keeps mail logs only in the journal.
+            let found = rotations(of: "/var/log/mail.log")
+            if !found.isEmpty { return found.map { .file($0) } }
+            if JournalReader.available { return [journal] }
+            throw CommandError("no mail log to read: /var/log/mail.log does not exist and journalctl is not installed",
+                               hint: "give the log files, or list them in sigctl.toml as mail_logs = [\"/var/log/mail.log\"]", exit: .config)
+        }
+        let found = configured.flatMap { $0 == "journald" ? [] : rotations(of: $0) }.map { LogInput.file($0) }
+            + (configured.contains("journald") ? [journal] : [])
         guard !found.isEmpty else {
             throw CommandError("no mail log to read: \(configured.joined(separator: ", ")) \(configured.count == 1 ? "does" : "do") not exist",
                                hint: "give the log files (sigctl hits /var/log/mail.log*), or list them in sigctl.toml as mail_logs = [\"/var/log/mail.log\"]",
                                exit: .config)
         }
-        return found.map { .file($0) }
+        return found
     }
 
     /// `path` and its rotated copies as logrotate names them, oldest first.

@@ -5,11 +5,14 @@ import Synchronization
 public enum LogInput: Sendable, Hashable {
     case file(String)
     case standardInput
+    /// journald, through journalctl: these units, from this directory (nil: the system journal).
+    case journal(units: [String], directory: String?)
 
     public var name: String {
         switch self {
         case .file(let path): return path
         case .standardInput: return "-"
+        case .journal(_, let directory): return "journald" + (directory.map { " (\($0))" } ?? "")
         }
     }
 }
@@ -65,11 +68,13 @@ public enum HitScanner {
 
     static func scanOne(_ input: LogInput, since: Int64?, until: Int64?, now: Int64) -> (InputStats, CorrelatorOutput, CleanMailCounter) {
         var stats = InputStats(name: input.name)
-        let fd: Int32
+        var fd: Int32 = -1
         var reference = now
         switch input {
         case .standardInput:
             fd = 0
+        case .journal:
+            break
         case .file(let path):
             do {
                 fd = try Files.openRegular(path)
@@ -85,34 +90,40 @@ public enum HitScanner {
                 return (stats, CorrelatorOutput(detections: [], leftovers: [], unclaimed: []), CleanMailCounter())
             }
         }
-        defer { if fd != 0 { close(fd) } }
+        defer { if fd > 0 { close(fd) } }
         var clock = LogClock(reference: reference)
         var correlator = Correlator()
         var hosts = HostNames()
         var first = Int64.max, last = Int64.min
         // Lines well before the period cannot join a detection inside it.
         let from = since.map { $0 - correlator.window } ?? .min
-        do {
-            stats.tooLong = try LogReader.forEachLine(fd: fd, name: input.name) { bytes in
-                stats.lines += 1
-                switch LogLineParser.parse(bytes, clock: &clock) {
-                case .unknown:
-                    break
+        let line = { (bytes: UnsafeBufferPointer<UInt8>) in
+            stats.lines += 1
+            switch LogLineParser.parse(bytes, clock: &clock) {
+            case .unknown:
+                break
+            case .malformed:
+                stats.malformed += 1
+            case .line(let line):
+                if line.time < first { first = line.time }
+                if line.time > last { last = line.time }
+                guard line.time >= from else { return }
+                switch MailEventParser.parse(bytes, line) {
+                case .event(let event):
+                    correlator.add(event, host: hosts.name(bytes, line.host), time: line.time)
                 case .malformed:
                     stats.malformed += 1
-                case .line(let line):
-                    if line.time < first { first = line.time }
-                    if line.time > last { last = line.time }
-                    guard line.time >= from else { return }
-                    switch MailEventParser.parse(bytes, line) {
-                    case .event(let event):
-                        correlator.add(event, host: hosts.name(bytes, line.host), time: line.time)
-                    case .malformed:
-                        stats.malformed += 1
-                    case .skip:
-                        break
-                    }
+                case .skip:
+                    break
                 }
+            }
+        }
+        do {
+            if case .journal(let units, let directory) = input {
+                stats.tooLong = try JournalReader.forEachLine(units: units, directory: directory, since: from == .min ? nil : from,
+                                                              until: until.map { $0 + correlator.window }, line)
+            } else {
+                stats.tooLong = try LogReader.forEachLine(fd: fd, name: input.name, line)
             }
         } catch {
             stats.error = "\(error)"
