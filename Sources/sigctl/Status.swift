@@ -22,7 +22,8 @@ struct Status: Subcommand {
             let now = Date()
             let hits = RecentHits.read(config: config, now: now)
             report.hits = hits
-            if let problem = hits.write(settings: config.settings, now: now) { log.warning(problem) }
+            // Only a user who can read the logs may replace the series (root's cron, say).
+            if hits.error == nil, let problem = hits.write(settings: config.settings, now: now) { log.warning(problem) }
             if output.json {
                 try printJSON(report)
             } else {

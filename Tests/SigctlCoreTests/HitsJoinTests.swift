@@ -196,6 +196,88 @@ import Testing
         #expect(result.detections.allSatisfy { $0.log == .amavis })
     }
 
+    @Test func inputThatOnceCrashedOrSplitIsReadRight() {
+        let (result, _) = scanLog("""
+        Nov 23 10:00:00 mx x[99999999999999999999999999]: a pid too long for any integer
+        Nov 23 10:00:00 mx amavis[1]: (xxxxxxxxxxxxxxxxxxxxxxxx)
+        Nov 23 10:00:00 mx postfix/submission/smtpd[1]: SUB1234567: client=laptop.example[IPv6:2001:db8::7]
+        Nov 23 10:00:01 mx clamav-milter[8]: Message SUB1234567 from <> to <bob@example.org> with subject 's' message-id '<s@s>' date 'd' infected by Sig.Sub
+        Nov 23 10:00:01 mx postfix/cleanup[5]: SUB1234567: milter-reject: END-OF-MESSAGE from laptop.example[IPv6:2001:db8::7]: 5.7.1 Virus Sig.Sub found, write to postmaster@example.org; from=<> to=<bob@example.org> proto=ESMTP helo=<l>
+        Nov 23 10:00:02 mx amavis[2]: (00002-01) Blocked INFECTED (Sig.Six) {DiscardedInbound}, MYNETS LOCAL [IPv6:2001:db8::8]:1 [IPv6:2001:db8::8] <a@b.example> -> <c@d.example>, Queue-ID: SUB7654321, Message-ID: <six@x>, Hits: -, size: 1, 1 ms
+
+        """, modified: date(2026, 11, 23, 12))
+        #expect(result.detections.count == 2, "\(result.detections.map { $0.signature ?? "-" })")
+        let sub = result.detections.first { $0.signature == "Sig.Sub" }
+        #expect(sub?.clientHost == "laptop.example" && sub?.clientIP == "2001:db8::7" && sub?.sender == nil)
+        #expect(result.detections.first { $0.signature == "Sig.Six" }?.clientIP == "2001:db8::8")
+    }
+
+    @Test func aMessageToTwoRecipientsStillJoinsTheMilterLine() {
+        // Postfix logs the first recipient, clamav-milter the last one.
+        let (result, _) = scanLog("""
+        Nov 23 10:00:00 mx postfix/smtpd[1]: TWO1234567: client=two.example[192.0.2.20]
+        Nov 23 10:00:01 mx clamav-milter[8]: Message from <x@two.example> to <carol@example.org> infected by Sig.Two.Rcpt
+        Nov 23 10:00:01 mx postfix/cleanup[5]: TWO1234567: milter-reject: END-OF-MESSAGE from two.example[192.0.2.20]: 5.7.1 Infected; from=<x@two.example> to=<bob@example.org> proto=ESMTP helo=<t>
+
+        """, modified: date(2026, 11, 23, 12))
+        #expect(result.detections.count == 1)
+        #expect(result.detections.first?.clientIP == "192.0.2.20" && result.detections.first?.signature == "Sig.Two.Rcpt")
+    }
+
+    @Test func twoGatewaysOnOneLogServerKeepTheirOwnMessages() {
+        let (result, _) = scanLog("""
+        Nov 23 10:00:00 mx1 postfix/smtpd[1]: HOST111111: client=a.example[192.0.2.31]
+        Nov 23 10:00:00 mx2 postfix/smtpd[1]: HOST111111: client=b.example[192.0.2.32]
+        Nov 23 10:00:01 mx2 clamd[7]: instream(127.0.0.1@1): Sig.Mx2 FOUND
+        Nov 23 10:00:01 mx1 postfix/cleanup[5]: HOST111111: milter-reject: END-OF-MESSAGE from a.example[192.0.2.31]: 5.7.1 Command rejected; from=<a@a.example> to=<bob@example.org> proto=ESMTP helo=<a>
+        Nov 23 10:00:01 mx2 postfix/cleanup[5]: HOST111111: milter-reject: END-OF-MESSAGE from b.example[192.0.2.32]: 5.7.1 Command rejected; from=<b@b.example> to=<bob@example.org> proto=ESMTP helo=<b>
+
+        """, modified: date(2026, 11, 23, 12))
+        #expect(result.detections.count == 1)
+        #expect(result.detections.first?.clientIP == "192.0.2.32" && result.detections.first?.host == "mx2")
+    }
+
+    @Test func clamdsLinesForEachPartAmavisUnpackedAreItsOneVerdict() {
+        let (result, _) = scanLog("""
+        Nov 23 10:00:00 mx clamd[5]: /var/lib/amavis/tmp/amavis-20261123T100000-00900-x/parts/p002: Sig.Zip FOUND
+        Nov 23 10:00:00 mx clamd[5]: /var/lib/amavis/tmp/amavis-20261123T100000-00900-x/parts/p003: Sig.Zip FOUND
+        Nov 23 10:00:00 mx clamd[5]: /var/lib/amavis/tmp/amavis-20261123T100000-00900-x/parts/p004: Sig.Zip FOUND
+        Nov 23 10:00:01 mx amavis[900]: (00900-01) Blocked INFECTED (Sig.Zip) {DiscardedInbound}, [192.0.2.1]:1 [192.0.2.1] <a@b.example> -> <c@d.example>, Queue-ID: ZIP1234567, Message-ID: <z@x>, Hits: -, size: 1, 1 ms
+
+        """, modified: date(2026, 11, 23, 12))
+        #expect(result.detections.count == 1)
+    }
+
+    @Test func hoursOfTrafficAreSweptAsTheyGoAndAStrayStampEndsNothing() {
+        // Three hours, a message every 10 s (clean) and an infected one every 10 minutes,
+        // with a line from a host whose clock is a year ahead in the middle: every
+        // detection still joins, so facts were neither dropped early nor lost.
+        var log = ""
+        var clock = LogClock(reference: 0)
+        let start = clock.local(year: 2026, month: 11, day: 23, hour: 8, minute: 0, second: 0)
+        func stamp(_ t: Int64) -> String {
+            var time = time_t(t), parts = tm()
+            localtime_r(&time, &parts)
+            let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][Int(parts.tm_mon)]
+            return String(format: "%@ %2d %02d:%02d:%02d", month, Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        }
+        for i in 0..<1080 {
+            let t = start + Int64(i * 10), q = String(format: "Q%09d", i)
+            log += "\(stamp(t)) mx postfix/smtpd[1]: \(q): client=c\(i).example[198.51.100.\(i % 250 + 1)]\n"
+            if i == 540 { log += "<22>1 2027-11-23T10:00:00Z mx postfix/qmgr 9 - - ZZZ999999: removed\n" }
+            if i % 60 == 30 {
+                log += "\(stamp(t + 1)) mx clamd[7]: instream(127.0.0.1@1): Sig.Hourly FOUND\n"
+                log += "\(stamp(t + 1)) mx postfix/cleanup[5]: \(q): milter-reject: END-OF-MESSAGE from c\(i).example[198.51.100.\(i % 250 + 1)]: 5.7.1 Command rejected; from=<x@y.example> to=<bob@example.org> proto=ESMTP helo=<c>\n"
+            } else {
+                log += "\(stamp(t + 1)) mx postfix/qmgr[9]: \(q): from=<x@y.example>, size=1, nrcpt=1 (queue active)\n"
+                log += "\(stamp(t + 2)) mx postfix/qmgr[9]: \(q): removed\n"
+            }
+        }
+        let (result, _) = scanLog(log, modified: date(2026, 11, 23, 12))
+        #expect(result.detections.count == 18)
+        #expect(result.detections.allSatisfy { $0.clientIP != nil && $0.queueID != nil })
+    }
+
     func date(_ y: Int, _ m: Int, _ d: Int, _ h: Int) -> Date {
         var clock = LogClock(reference: 0)
         return Date(timeIntervalSince1970: TimeInterval(clock.local(year: y, month: m, day: d, hour: h, minute: 0, second: 0)))

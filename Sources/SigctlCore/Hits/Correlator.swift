@@ -29,7 +29,7 @@ public struct Detection: Sendable {
 ///   when both lines name them; the same signature logged for a joined message within
 ///   5 s is the same scan, not a second detection.
 struct Correlator {
-    fileprivate struct Key: Hashable {
+    struct Key: Hashable {
         var host: String?
         var queue: String
     }
@@ -61,6 +61,7 @@ struct Correlator {
     private var expiry = FIFO<(time: Int64, key: Key)>()
     private var removals = FIFO<(time: Int64, key: Key)>()
     private(set) var now: Int64 = .min
+    private var jump: Int64?
     private var lastSweep: Int64 = .min
     private var detections: [Detection] = []
     /// Lines naming a signature that found no message in this log, and milter actions
@@ -72,7 +73,17 @@ struct Correlator {
     init(window: Int64 = 600) { self.window = window }
 
     mutating func add(_ event: MailEvent, host: String?, time: Int64) {
-        if time > now { now = time }
+        // Log time moves on with the lines, but one line far ahead (a host with a wrong
+        // clock on a central log server) must not end every open message: a jump of more
+        // than the window counts only when the next line confirms it.
+        if time > now {
+            if now == .min || time - now <= window || jump.map({ time >= $0 - window }) == true {
+                now = time
+                jump = nil
+            } else {
+                jump = time
+            }
+        }
         switch event {
         case .client(let queue, let clientHost, let ip):
             touch(Key(host: host, queue: queue), time) { $0.clientHost = clientHost; $0.clientIP = ip }
@@ -85,7 +96,7 @@ struct Correlator {
             byMessageID[id] = key
             touch(key, time) { $0.messageID = id }
         case .queued(let queue, let sender):
-            touch(Key(host: host, queue: queue), time) { $0.queued = true; if $0.sender == nil { $0.sender = sender } }
+            touch(Key(host: host, queue: queue), time) { $0.queued = true; if $0.sender == nil && !sender.isEmpty { $0.sender = sender } }
         case .removed(let queue):
             let key = Key(host: host, queue: queue)
             guard messages[key] != nil else { break }
@@ -99,7 +110,7 @@ struct Correlator {
                 $0.reply = reply
                 if $0.clientHost == nil { $0.clientHost = clientHost }
                 if $0.clientIP == nil { $0.clientIP = ip }
-                if let sender { $0.sender = sender }
+                if let sender, !sender.isEmpty { $0.sender = sender }
                 if let recipient, !$0.recipients.contains(recipient) { $0.recipients.append(recipient) }
             }
             recentActions.append((time, key))
@@ -111,6 +122,7 @@ struct Correlator {
             // sigctl's own canary scans (update, status, check) are no mail.
             infection.signatures.removeAll { $0.hasPrefix(Canary.namePrefix) }
             guard !infection.signatures.isEmpty else { break }
+            if infection.sender == "" { infection.sender = nil }
             if let queue = infection.queue {
                 attach(infection, to: Key(host: infection.host ?? host, queue: queue))
             } else if let id = infection.messageID {
@@ -149,7 +161,9 @@ struct Correlator {
 
     private mutating func attach(_ infection: Infection, to key: Key) {
         touch(key, infection.time) { $0.infections.append(infection) }
-        for name in infection.signatures { recentInfections.append(Named(time: infection.time, signature: name, log: infection.log, key: key)) }
+        for name in infection.signatures {
+            recentInfections.append(Named(time: infection.time, signature: name, log: infection.log, host: infection.host ?? key.host, key: key))
+        }
     }
 
     private mutating func sweep(final: Bool) {
@@ -187,8 +201,10 @@ struct Correlator {
         // The same scan logged by two programs (clamd and clamav-milter or amavis):
         // each line of one pairs with at most one of the other, so an outbreak of one
         // signature still counts every message.
+        // clamd scans each part amavis unpacked: all of them are amavis's one verdict.
         if let i = recentInfections.firstIndex(where: {
-            !$0.paired && $0.log != orphan.log && orphan.signatures.contains($0.signature) && abs($0.time - orphan.time) <= 5
+            (!$0.paired || orphan.amavisPart && $0.log == .amavis) && $0.log != orphan.log && orphan.signatures.contains($0.signature)
+                && abs($0.time - orphan.time) <= 5 && !EnvelopeFit.otherHost($0.host, orphan.host)
         }) {
             recentInfections[i].paired = true
             // clamav-milter's own line names the scanner better than Postfix's reject text.
@@ -201,18 +217,20 @@ struct Correlator {
             }
             return
         }
-        let candidates = recentActions.filter { entry in
-            guard abs(entry.time - orphan.time) <= 2, let message = messages[entry.key], message.infections.isEmpty else { return false }
-            if let sender = orphan.sender, let known = message.sender, sender != known { return false }
-            if let recipient = orphan.recipients.first, !message.recipients.isEmpty, !message.recipients.contains(recipient) { return false }
-            return true
+        // The nearest action of the same host within 2 s, the best envelope fit first.
+        let candidates = recentActions.compactMap { entry -> (key: Key, rank: (Int, Int64))? in
+            guard abs(entry.time - orphan.time) <= 2, !EnvelopeFit.otherHost(entry.key.host, orphan.host),
+                  let message = messages[entry.key], message.infections.isEmpty else { return nil }
+            let fit = EnvelopeFit.score(sender: orphan.sender, recipients: orphan.recipients,
+                                        actionSender: message.sender, actionRecipients: message.recipients)
+            return (entry.key, (-fit, abs(entry.time - orphan.time)))
         }
-        if let best = candidates.min(by: { abs($0.time - orphan.time) < abs($1.time - orphan.time) }) {
+        if let best = candidates.min(by: { $0.rank < $1.rank }) {
             attach(orphan, to: best.key)
             return
         }
         leftovers.append(orphan)
-        for name in orphan.signatures { recentInfections.append(Named(time: orphan.time, signature: name, log: orphan.log, key: nil)) }
+        for name in orphan.signatures { recentInfections.append(Named(time: orphan.time, signature: name, log: orphan.log, host: orphan.host, key: nil)) }
     }
 
     private mutating func finalize(_ key: Key) {
@@ -220,7 +238,10 @@ struct Correlator {
         if let id = message.messageID, byMessageID[id] == key { byMessageID[id] = nil }
         let queue = key.queue.hasPrefix("<mid>") ? nil : key.queue
         if message.infections.isEmpty {
-            if message.queued { clean.count(clientIP: message.clientIP, sender: message.sender) }
+            // Mail a content filter put back (amavis on 127.0.0.1) was counted when it came in.
+            if message.queued, message.clientIP != "127.0.0.1", message.clientIP != "::1" {
+                clean.count(clientIP: message.clientIP, sender: message.sender)
+            }
             if let action = message.action {
                 unclaimed.append(MilterAction(time: message.actionTime ?? message.lastSeen, host: key.host, queue: queue,
                                               messageID: message.messageID, clientHost: message.clientHost, clientIP: message.clientIP,
@@ -268,7 +289,7 @@ struct Correlator {
         }
         // A signature name has no spaces and a dot or a dash (Eicar-Test-Signature, Win.Test.EICAR_HDB-1).
         guard name.count >= 3, !name.contains(" "), name.contains(where: { $0 == "." || $0 == "-" }),
-              name.first?.isLetter == true else { return nil }
+              !name.contains(where: { "@/:<>".contains($0) }), name.first?.isLetter == true else { return nil }
         return String(name)
     }
 
@@ -278,51 +299,3 @@ struct Correlator {
     }
 }
 
-/// A signature named for a message in the last seconds, and whether a line of another
-/// program has been found to be the same scan.
-private struct Named {
-    var time: Int64
-    var signature: String
-    var log: HitLog
-    var key: Correlator.Key?
-    var paired = false
-}
-
-/// A milter's verdict Postfix logged for a message no line of the same log named a signature for.
-struct MilterAction: Sendable {
-    var time: Int64
-    var host: String?
-    var queue: String?
-    var messageID: String?
-    var clientHost: String?
-    var clientIP: String?
-    var sender: String?
-    var recipients: [String]
-    var action: HitAction
-    /// The reject text says virus: a detection even when no log names the signature.
-    var virusReply: Bool
-}
-
-struct CorrelatorOutput: Sendable {
-    var detections: [Detection]
-    var leftovers: [Infection]
-    var unclaimed: [MilterAction]
-}
-
-/// A queue over an array: pushes at the end, pops from a moving head, compacts now and then.
-struct FIFO<Element> {
-    private var items: [Element] = []
-    private var head = 0
-
-    mutating func push(_ item: Element) { items.append(item) }
-
-    func peek() -> Element? { head < items.count ? items[head] : nil }
-
-    mutating func pop() {
-        head += 1
-        if head > 4096 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-    }
-}

@@ -16,48 +16,79 @@ enum CrossLogJoin {
         var claimed = [Bool](repeating: false, count: actions.count)
         var byQueue: [String: [Int]] = [:]
         for (i, action) in actions.enumerated() { if let queue = action.queue { byQueue[queue, default: []].append(i) } }
-        // Detections by signature, with whether a leftover of another program was the same scan.
-        var seen: [String: [(time: Int64, log: HitLog, paired: Bool)]] = [:]
-        for d in detections { if let name = d.signature { seen[name, default: []].append((d.time, d.log, false)) } }
+        // Detections by signature, in time order, with whether a leftover of another
+        // program was found to be the same scan.
+        var seen: [String: [Named]] = [:]
+        for d in detections.sorted(by: { $0.time < $1.time }) {
+            if let name = d.signature { seen[name, default: []].append(Named(time: d.time, signature: name, log: d.log, host: d.host, key: nil)) }
+        }
+        /// The first entry of `list` at or after `time`.
+        func start(_ list: [Named], _ time: Int64) -> Int {
+            var low = 0, high = list.count
+            while low < high {
+                let mid = (low + high) / 2
+                if list[mid].time < time { low = mid + 1 } else { high = mid }
+            }
+            return low
+        }
         // Lines naming the envelope first: clamd's name nothing and could match any action.
         let leftovers = outputs.flatMap(\.leftovers).enumerated().sorted { a, b in
             (a.element.sender == nil ? 1 : 0, a.element.time, a.offset) < (b.element.sender == nil ? 1 : 0, b.element.time, b.offset)
         }.map(\.element)
 
-        func compatible(_ leftover: Infection, _ action: MilterAction) -> Bool {
-            if let sender = leftover.sender, let known = action.sender, sender != known { return false }
-            if let recipient = leftover.recipients.first, !action.recipients.isEmpty, !action.recipients.contains(recipient) { return false }
-            return true
-        }
-        /// The unclaimed action logged nearest to `time`, within 2 s, that `accept`s.
-        func nearest(_ time: Int64, _ accept: (MilterAction) -> Bool) -> Int? {
+        /// The unclaimed action of the same host within 2 s of `leftover`: the best envelope fit, then the nearest.
+        func nearest(_ leftover: Infection) -> Int? {
             var low = 0, high = actions.count
             while low < high {
                 let mid = (low + high) / 2
-                if actions[mid].time < time - 2 { low = mid + 1 } else { high = mid }
+                if actions[mid].time < leftover.time - 2 { low = mid + 1 } else { high = mid }
             }
-            var best: Int?
+            var best: (index: Int, rank: (Int, Int64))?
             var i = low
-            while i < actions.count, actions[i].time <= time + 2 {
-                if !claimed[i], accept(actions[i]), best.map({ abs(actions[i].time - time) < abs(actions[$0].time - time) }) ?? true { best = i }
+            while i < actions.count, actions[i].time <= leftover.time + 2 {
+                let action = actions[i]
+                if !claimed[i], !EnvelopeFit.otherHost(action.host, leftover.host) {
+                    let fit = EnvelopeFit.score(sender: leftover.sender, recipients: leftover.recipients,
+                                                actionSender: action.sender, actionRecipients: action.recipients)
+                    let rank = (-fit, abs(action.time - leftover.time))
+                    if best.map({ rank < $0.rank }) ?? true { best = (i, rank) }
+                }
                 i += 1
             }
-            return best
+            return best?.index
         }
 
         for leftover in leftovers {
             var match: Int?
             if let queue = leftover.queue {
-                match = byQueue[queue]?.first { !claimed[$0] && (leftover.host == nil || actions[$0].host == nil || leftover.host == actions[$0].host) }
+                // Short queue ids come round again within days: the same message is minutes apart at most.
+                match = byQueue[queue]?.first {
+                    !claimed[$0] && !EnvelopeFit.otherHost(leftover.host, actions[$0].host) && abs(actions[$0].time - leftover.time) <= 600
+                }
             }
             if match == nil {
-                // Each line pairs with at most one of another program, as in one log.
+                // Each line pairs with at most one of another program, as in one log
+                // (clamd's lines for the parts amavis unpacked all pair with its one verdict).
                 let name = leftover.signatures[0]
-                if let i = seen[name]?.firstIndex(where: { !$0.paired && $0.log != leftover.log && abs($0.time - leftover.time) <= 5 }) {
-                    seen[name]![i].paired = true
-                    continue
+                if var list = seen[name] {
+                    var i = start(list, leftover.time - 5)
+                    var paired = false
+                    while i < list.count, list[i].time <= leftover.time + 5 {
+                        let entry = list[i]
+                        if (!entry.paired || leftover.amavisPart && entry.log == .amavis) && entry.log != leftover.log
+                            && !EnvelopeFit.otherHost(entry.host, leftover.host) {
+                            list[i].paired = true
+                            paired = true
+                            break
+                        }
+                        i += 1
+                    }
+                    if paired {
+                        seen[name] = list
+                        continue
+                    }
                 }
-                match = nearest(leftover.time) { compatible(leftover, $0) }
+                match = nearest(leftover)
             }
             let action = match.map { actions[$0] }
             if let match { claimed[match] = true }
@@ -69,7 +100,10 @@ enum CrossLogJoin {
                     sender: leftover.sender ?? action?.sender,
                     recipients: leftover.recipients.isEmpty ? action?.recipients ?? [] : leftover.recipients,
                     action: action?.action ?? leftover.action))
-                seen[name, default: []].append((leftover.time, leftover.log, false))
+                var list = seen[name] ?? []
+                list.insert(Named(time: leftover.time, signature: name, log: leftover.log, host: leftover.host, key: nil),
+                            at: start(list, leftover.time))
+                seen[name] = list
             }
         }
         for (i, action) in actions.enumerated() where !claimed[i] && action.virusReply {

@@ -87,6 +87,8 @@ public struct HitReport: Sendable {
         let perIP = Dictionary(grouping: hits.compactMap(\.clientIP), by: { $0 }).mapValues(\.count)
         let perDomain = Dictionary(grouping: hits.compactMap(\.senderDomain), by: { $0 }).mapValues(\.count)
         func trustedReason(_ hit: HitRecord) -> String? {
+            // A machine of the site's own sends plenty of good mail and is still infected.
+            guard !hit.clientLocal else { return nil }
             if let ip = hit.clientIP {
                 if let network = settings.trustedNetworks.first(where: { $0.contains(ip) }) { return "client \(ip) is in trusted_networks (\(network))" }
                 let count = clean.clean(clientIP: ip)

@@ -90,7 +90,7 @@ public enum LogInputs {
             return try paths.map { path in
                 if path == "-" { return .standardInput }
                 guard FileManager.default.fileExists(atPath: path) else {
-                    throw CommandError("\(path): no such log file", hint: "give the mail log, e.g. /var/log/mail.log (rotated .1 and .gz files are read too)", exit: .usage)
+                    throw CommandError("\(path): no such log file", hint: "give the mail log, e.g. /var/log/mail.log* for it and its rotations (plain or .gz)", exit: .usage)
                 }
                 return .file(path)
             }
@@ -124,9 +124,11 @@ public enum LogInputs {
         for name in Files.list(directory) where name.hasPrefix(base) && name != base {
             var suffix = name.dropFirst(base.count)
             if suffix.hasSuffix(".gz") { suffix = suffix.dropLast(3) }
-            if suffix.hasPrefix("."), let n = Int(suffix.dropFirst()), n > 0 {
+            if suffix.hasPrefix("."), suffix.count <= 5, let n = Int(suffix.dropFirst()), n > 0 {
                 numbered.append((n, name))
-            } else if suffix.hasPrefix("-"), suffix.dropFirst().allSatisfy(\.isNumber), suffix.count > 1 {
+            } else if suffix.hasPrefix("-") || suffix.hasPrefix("."), suffix.count > 8,
+                      suffix.dropFirst().allSatisfy({ $0.isNumber || $0 == "-" }) {
+                // logrotate's dateext (-20261122) and postfix logrotate's .20261122-101500.
                 dated.append(name)
             }
         }

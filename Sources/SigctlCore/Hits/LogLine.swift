@@ -87,7 +87,7 @@ enum LogLineParser {
         var pid = 0
         if i < b.count, b[i] == UInt8(ascii: "[") {
             i += 1
-            while i < b.count, isDigit(b[i]) { pid = pid * 10 + Int(b[i] - 48); i += 1 }
+            while i < b.count, isDigit(b[i]) { if pid < 1 << 40 { pid = pid * 10 + Int(b[i] - 48) }; i += 1 }
             guard i < b.count, b[i] == UInt8(ascii: "]") else { return .unknown }
             i += 1
         }
@@ -105,7 +105,7 @@ enum LogLineParser {
         var i = from, pid = 0
         if i < b.count, b[i] == UInt8(ascii: "[") {
             var j = i + 1
-            while j < b.count, isDigit(b[j]) { pid = pid * 10 + Int(b[j] - 48); j += 1 }
+            while j < b.count, isDigit(b[j]) { if pid < 1 << 40 { pid = pid * 10 + Int(b[j] - 48) }; j += 1 }
             if j < b.count, b[j] == UInt8(ascii: "]"), j + 1 < b.count, b[j + 1] == UInt8(ascii: " ") { i = j + 2 } else { pid = 0 }
         }
         return .line(LogLine(time: time, layout: .exim, host: nil, program: 0..<0, pid: pid, message: i..<b.count))
@@ -136,7 +136,7 @@ enum LogLineParser {
             i += 1
         }
         var pid = 0
-        for k in procid { guard isDigit(b[k]) else { pid = 0; break }; pid = pid * 10 + Int(b[k] - 48) }
+        for k in procid { guard isDigit(b[k]), pid < 1 << 40 else { pid = 0; break }; pid = pid * 10 + Int(b[k] - 48) }
         // A message may start with a UTF-8 byte order mark.
         if i + 3 <= b.count, b[i] == 0xef, b[i + 1] == 0xbb, b[i + 2] == 0xbf { i += 3 }
         let nil5424 = { (r: Range<Int>) in r.count == 1 && b[r.lowerBound] == UInt8(ascii: "-") }

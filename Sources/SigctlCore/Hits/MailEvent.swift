@@ -28,6 +28,8 @@ struct Infection {
     var sender: String?
     var recipients: [String] = []
     var action: HitAction?
+    /// clamd's line for a part amavis unpacked (its path is in amavis's directory).
+    var amavisPart = false
 }
 
 /// The facts one log line gives about a message or a detection.
@@ -63,7 +65,8 @@ enum LogSource {
         guard p.count >= 4 else { return nil }
         let first = b[p.lowerBound]
         if first == UInt8(ascii: "p"), Bytes.hasPrefix(b, p, "postfix") {
-            guard let slash = p.firstIndex(where: { b[$0] == UInt8(ascii: "/") }) else { return nil }
+            // postfix/smtpd, postfix-in/cleanup, postfix/submission/smtpd: the service is the last part.
+            guard let slash = p.lastIndex(where: { b[$0] == UInt8(ascii: "/") }) else { return nil }
             return .postfix(service: Bytes.string(b, (slash + 1)..<p.upperBound))
         }
         if Bytes.hasPrefix(b, p, "clamav-milter") { return .milter }

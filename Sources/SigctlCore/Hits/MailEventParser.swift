@@ -108,7 +108,9 @@ enum MailEventParser {
             // ExtendedDetectionInfo: "Name(md5:size)".
             if name.hasSuffix(")"), let open = name.lastIndex(of: "(") { name = name[..<open] }
             guard !name.isEmpty, !name.contains(" ") else { return .malformed }
-            return .event(.infected(Infection(time: line.time, signatures: [String(name)], log: .clamd, host: host(b, line))))
+            var infection = Infection(time: line.time, signatures: [String(name)], log: .clamd, host: host(b, line))
+            infection.amavisPart = text[..<colon.lowerBound].contains("/amavis")
+            return .event(.infected(infection))
         }
         return .skip
     }
@@ -149,8 +151,8 @@ enum MailEventParser {
         let m = line.message
         guard m.count > 20, b[m.lowerBound] == UInt8(ascii: "(") else { return .skip }
         guard let close = (m.lowerBound..<min(m.upperBound, m.lowerBound + 40)).first(where: { b[$0] == UInt8(ascii: ")") }) else { return .skip }
+        guard close + 2 < m.upperBound else { return .skip }
         let verdictRange = (close + 2)..<m.upperBound
-        guard verdictRange.lowerBound < m.upperBound else { return .skip }
         let blocked = Bytes.hasPrefix(b, verdictRange, "Blocked ")
         guard blocked || Bytes.hasPrefix(b, verdictRange, "Passed ") else { return .skip }
         let text = Bytes.string(b, verdictRange)
@@ -176,7 +178,7 @@ enum MailEventParser {
         let arrow = rest.range(of: " -> ")
         let before = arrow.map { rest[..<$0.lowerBound] } ?? rest
         if let open = before.firstIndex(of: "["), let end = before[open...].firstIndex(of: "]") {
-            clientIP = String(before[before.index(after: open)..<end])
+            clientIP = unprefixed(before[before.index(after: open)..<end])
         }
         var sender: String?, recipients: [String] = []
         if let arrow, let lt = before.lastIndex(of: "<") {
@@ -255,10 +257,15 @@ enum MailEventParser {
         var host: String?
         if let first = after.first, first != "(" && first != "[" { host = String(after.prefix { $0 != " " }) }
         guard let open = after.firstIndex(of: "["), let close = after[open...].firstIndex(of: "]") else { return (host, nil) }
-        return (host, String(after[after.index(after: open)..<close]))
+        return (host, unprefixed(after[after.index(after: open)..<close]))
     }
 
     // MARK: Helpers
+
+    /// An address as amavis and Exim write IPv6 ones, "IPv6:2001:db8::1", without the prefix.
+    static func unprefixed<S: StringProtocol>(_ text: S) -> String {
+        text.lowercased().hasPrefix("ipv6:") ? String(text.dropFirst(5)) : String(text)
+    }
 
     /// `host[ip]` as Postfix writes a client; "unknown" is no host name.
     static func hostAndIP<S: StringProtocol>(_ text: S) -> (String?, String?) {
@@ -266,7 +273,7 @@ enum MailEventParser {
             return (text.isEmpty ? nil : String(text), nil)
         }
         let host = String(text[..<open])
-        return (host == "unknown" || host.isEmpty ? nil : host, String(text[text.index(after: open)..<close]))
+        return (host == "unknown" || host.isEmpty ? nil : host, unprefixed(text[text.index(after: open)..<close]))
     }
 
     private static func host(_ b: UnsafeBufferPointer<UInt8>, _ line: LogLine) -> String? {

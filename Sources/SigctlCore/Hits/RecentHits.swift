@@ -50,9 +50,6 @@ public struct RecentHits: Codable, Sendable {
         out += "# HELP sigctl_hits_read_timestamp_seconds When sigctl last read the mail logs for sigctl_hits_24h.\n"
         out += "# TYPE sigctl_hits_read_timestamp_seconds gauge\n"
         out += "sigctl_hits_read_timestamp_seconds \(Int64(now.timeIntervalSince1970))\n"
-        out += "# HELP sigctl_hits_logs_readable 1 when sigctl could read the mail logs.\n"
-        out += "# TYPE sigctl_hits_logs_readable gauge\n"
-        out += "sigctl_hits_logs_readable \(error == nil ? 1 : 0)\n"
         return out
     }
 

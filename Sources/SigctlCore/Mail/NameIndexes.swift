@@ -24,7 +24,8 @@ struct NameIndexes {
                 log.debug("name index: cannot index \(path): \(error)")
             }
         }
-        for entry in Files.list(directory) where !live.contains(String(entry.dropLast(4))) || !entry.hasSuffix(".idx") {
+        // sets/: `hits`' indexes of the kept sets, which it prunes itself.
+        for entry in Files.list(directory) where entry != "sets" && (!live.contains(String(entry.dropLast(4))) || !entry.hasSuffix(".idx")) {
             Files.remove(directory + "/" + entry)
         }
     }
