@@ -12,12 +12,12 @@ struct CleanMailCounter: Sendable {
     init() { cells = [UInt32](repeating: 0, count: Self.depth * Self.width) }
 
     mutating func count(clientIP: String?, sender: String?) {
-        if let clientIP { add("i:" + clientIP) }
-        if let domain = Self.domain(of: sender) { add("d:" + domain) }
+        if let clientIP { add(clientIP, kind: 1) }
+        if let domain = Self.domain(of: sender) { add(domain, kind: 2) }
     }
 
-    func clean(clientIP: String) -> Int { estimate("i:" + clientIP) }
-    func clean(domain: String) -> Int { estimate("d:" + domain) }
+    func clean(clientIP: String) -> Int { estimate(clientIP, kind: 1) }
+    func clean(domain: String) -> Int { estimate(domain, kind: 2) }
 
     mutating func merge(_ other: CleanMailCounter) {
         for i in cells.indices { cells[i] &+= other.cells[i] }
@@ -30,25 +30,28 @@ struct CleanMailCounter: Sendable {
         return domain.isEmpty ? nil : domain.lowercased()
     }
 
-    private mutating func add(_ key: String) {
-        let (a, b) = hashes(key)
-        for row in 0..<Self.depth {
-            let i = row * Self.width + Int((a &+ UInt64(row) &* b) % UInt64(Self.width))
-            if cells[i] < UInt32.max { cells[i] += 1 }
+    private mutating func add(_ key: String, kind: UInt64) {
+        let (a, b) = hashes(key, kind: kind)
+        cells.withUnsafeMutableBufferPointer { cells in
+            for row in 0..<Self.depth {
+                let i = row * Self.width + Int((a &+ UInt64(row) &* b) & UInt64(Self.width - 1))
+                if cells[i] < UInt32.max { cells[i] += 1 }
+            }
         }
     }
 
-    private func estimate(_ key: String) -> Int {
-        let (a, b) = hashes(key)
+    private func estimate(_ key: String, kind: UInt64) -> Int {
+        let (a, b) = hashes(key, kind: kind)
         var least = UInt32.max
         for row in 0..<Self.depth {
-            least = min(least, cells[row * Self.width + Int((a &+ UInt64(row) &* b) % UInt64(Self.width))])
+            least = min(least, cells[row * Self.width + Int((a &+ UInt64(row) &* b) & UInt64(Self.width - 1))])
         }
         return Int(least)
     }
 
-    private func hashes(_ key: String) -> (UInt64, UInt64) {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// Two hashes of the key (FNV-1a, seeded by what kind of key it is) for double hashing.
+    private func hashes(_ key: String, kind: UInt64) -> (UInt64, UInt64) {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ kind
         for byte in key.utf8 {
             h ^= UInt64(byte)
             h &*= 0x0000_0100_0000_01b3

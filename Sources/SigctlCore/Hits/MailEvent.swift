@@ -83,6 +83,22 @@ enum Bytes {
         String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self)
     }
 
+    /// Where `byte` first occurs within `r`.
+    static func index(of byte: UInt8, _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int? {
+        guard !r.isEmpty, let base = b.baseAddress, let hit = memchr(base + r.lowerBound, Int32(byte), r.count) else { return nil }
+        return UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+    }
+
+    /// Where `byte` last occurs within `r`.
+    static func lastIndex(of byte: UInt8, _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int? {
+        var i = r.upperBound
+        while i > r.lowerBound {
+            i -= 1
+            if b[i] == byte { return i }
+        }
+        return nil
+    }
+
     static func hasPrefix(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ prefix: StaticString) -> Bool {
         let n = prefix.utf8CodeUnitCount
         guard r.count >= n else { return false }

@@ -19,7 +19,7 @@ enum MailEventParser {
         switch source {
         case .postfix(let service): return postfix(b, line, service: service)
         case .milter, .clamd: return milterOrClamd(b, line, in: m)
-        case .amavis: return amavis(b, line)
+        case .amavis: return AmavisLine.parse(b, line)
         case .exim: return exim(b, line)
         }
     }
@@ -37,10 +37,13 @@ enum MailEventParser {
         switch service {
         case "smtpd":
             guard Bytes.hasPrefix(b, rest, "client=") else { return .skip }
-            let text = Bytes.string(b, (rest.lowerBound + 7)..<rest.upperBound)
-            let endpoint = text.prefix { $0 != "," }
-            let (host, ip) = hostAndIP(endpoint)
-            return .event(.client(queue: queue, host: host, ip: ip))
+            // client=host[ip], perhaps followed by ", sasl_method=…".
+            let value = (rest.lowerBound + 7)..<(Bytes.index(of: UInt8(ascii: ","), b, rest) ?? rest.upperBound)
+            guard let open = Bytes.index(of: UInt8(ascii: "["), b, value),
+                  let close = Bytes.lastIndex(of: UInt8(ascii: "]"), b, value), open < close else { return .malformed }
+            let host = Bytes.string(b, value.lowerBound..<open)
+            return .event(.client(queue: queue, host: host == "unknown" || host.isEmpty ? nil : host,
+                                  ip: unprefixed(Bytes.string(b, (open + 1)..<close))))
         case "cleanup":
             if Bytes.hasPrefix(b, rest, "message-id=") {
                 let id = Bytes.string(b, (rest.lowerBound + 11)..<rest.upperBound)
@@ -50,9 +53,9 @@ enum MailEventParser {
             return milterAction(Bytes.string(b, rest), queue: queue)
         case "qmgr":
             if Bytes.hasPrefix(b, rest, "from=<") {
-                let text = Bytes.string(b, (rest.lowerBound + 6)..<rest.upperBound)
-                guard let close = text.range(of: ">, ") ?? text.range(of: ">") else { return .malformed }
-                return .event(.queued(queue: queue, sender: String(text[..<close.lowerBound])))
+                let value = (rest.lowerBound + 6)..<rest.upperBound
+                guard let close = Bytes.find(b, value, ">, ") ?? Bytes.lastIndex(of: UInt8(ascii: ">"), b, value) else { return .malformed }
+                return .event(.queued(queue: queue, sender: Bytes.string(b, value.lowerBound..<close)))
             }
             if rest.count == 7, Bytes.hasPrefix(b, rest, "removed") { return .event(.removed(queue: queue)) }
             return .skip
@@ -143,76 +146,6 @@ enum MailEventParser {
                                           sender: clean(sender), recipients: clean(String(recipient)).map { [$0] } ?? [])))
     }
 
-    // MARK: amavisd-new
-
-    /// `(12345-01) Blocked INFECTED (X,Y) {DiscardedInbound,Quarantined}, LOCAL [ip]:port [ip] <s> -> <r>,<r>,
-    /// quarantine: …, Queue-ID: QID, Message-ID: <id>, …` and `Passed CLEAN {RelayedInbound}, [ip]… <s> -> …`.
-    private static func amavis(_ b: UnsafeBufferPointer<UInt8>, _ line: LogLine) -> Result {
-        let m = line.message
-        guard m.count > 20, b[m.lowerBound] == UInt8(ascii: "(") else { return .skip }
-        guard let close = (m.lowerBound..<min(m.upperBound, m.lowerBound + 40)).first(where: { b[$0] == UInt8(ascii: ")") }) else { return .skip }
-        guard close + 2 < m.upperBound else { return .skip }
-        let verdictRange = (close + 2)..<m.upperBound
-        let blocked = Bytes.hasPrefix(b, verdictRange, "Blocked ")
-        guard blocked || Bytes.hasPrefix(b, verdictRange, "Passed ") else { return .skip }
-        let text = Bytes.string(b, verdictRange)
-        var rest = text.dropFirst(blocked ? 8 : 7)
-        let category = rest.prefix { $0 != " " && $0 != "," }
-        rest = rest.dropFirst(category.count)
-        var signatures: [String] = []
-        if category == "INFECTED" {
-            guard rest.hasPrefix(" ("), let end = rest.firstIndex(of: ")") else { return .malformed }
-            signatures = rest[rest.index(rest.startIndex, offsetBy: 2)..<end].split(separator: ",").map {
-                String($0.trimmingCharacters(in: .whitespaces))
-            }.filter { !$0.isEmpty }
-            guard !signatures.isEmpty else { return .malformed }
-            rest = rest[rest.index(after: end)...]
-        }
-        var flags: Substring = ""
-        if rest.hasPrefix(" {"), let end = rest.firstIndex(of: "}") {
-            flags = rest[rest.index(rest.startIndex, offsetBy: 2)..<end]
-            rest = rest[rest.index(after: end)...]
-        }
-        // The client: the first [ip] (with or without :port) before the envelope.
-        var clientIP: String?
-        let arrow = rest.range(of: " -> ")
-        let before = arrow.map { rest[..<$0.lowerBound] } ?? rest
-        if let open = before.firstIndex(of: "["), let end = before[open...].firstIndex(of: "]") {
-            clientIP = unprefixed(before[before.index(after: open)..<end])
-        }
-        var sender: String?, recipients: [String] = []
-        if let arrow, let lt = before.lastIndex(of: "<") {
-            sender = String(before[before.index(after: lt)...].prefix { $0 != ">" })
-            var list = rest[arrow.upperBound...]
-            while list.hasPrefix("<"), let gt = list.firstIndex(of: ">") {
-                recipients.append(String(list[list.index(after: list.startIndex)..<gt]))
-                list = list[list.index(after: gt)...]
-                if list.hasPrefix(",<") { list = list.dropFirst() } else { break }
-            }
-        }
-        if sender == "" { sender = nil }
-        guard category == "INFECTED" else {
-            return blocked ? .skip : .event(.clean(clientIP: clientIP, sender: sender))
-        }
-        let action: HitAction
-        if !blocked { action = .passed }
-        else if flags.contains("Quarantined") { action = .quarantined }
-        else if flags.contains("Rejected") || flags.contains("Bounced") { action = .rejected }
-        else { action = .discarded }
-        return .event(.infected(Infection(time: line.time, signatures: signatures, log: .amavis, host: host(b, line),
-                                          queue: field(rest, "Queue-ID: "), messageID: field(rest, "Message-ID: "),
-                                          clientIP: clientIP, sender: sender, recipients: recipients, action: action)))
-    }
-
-    /// The value after `key` up to the next ", " (amavis's "Key: value" list).
-    private static func field(_ text: Substring, _ key: String) -> String? {
-        guard let r = text.range(of: ", " + key) else { return nil }
-        let value = text[r.upperBound...]
-        let end = value.range(of: ", ")?.lowerBound ?? value.endIndex
-        let result = String(value[..<end])
-        return result.isEmpty ? nil : result
-    }
-
     // MARK: Exim
 
     /// `1abcDE-000123-XY <= sender H=host (helo) [ip]:port … id=<mid>` counts as clean mail;
@@ -276,7 +209,7 @@ enum MailEventParser {
         return (host == "unknown" || host.isEmpty ? nil : host, unprefixed(text[text.index(after: open)..<close]))
     }
 
-    private static func host(_ b: UnsafeBufferPointer<UInt8>, _ line: LogLine) -> String? {
+    static func host(_ b: UnsafeBufferPointer<UInt8>, _ line: LogLine) -> String? {
         line.host.map { Bytes.string(b, $0) }
     }
 
