@@ -7,6 +7,11 @@ enum HitsText {
         let s = result.summary
         let period = "\(s.since.map(Timestamp.text) ?? "the start of the logs") to \(s.until.map(Timestamp.text) ?? "now")"
         Swift.print("\(s.detections) detection(s) from \(period), in \(s.lines) log line(s) of \(s.inputs.count) file(s)\(s.feed.map { ", feed \($0)" } ?? "")")
+        // Nothing found because the logs end before the period: say so, not just "0".
+        if s.detections == 0, let since = s.since, !s.inputs.isEmpty,
+           s.inputs.allSatisfy({ $0.skipped || ($0.last.map { $0 < since } ?? false) }) {
+            Swift.print("the logs read end before the period; --since all reads them whole")
+        }
         let report = result.report
         switch grouping {
         case .feed:

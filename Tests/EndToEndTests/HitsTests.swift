@@ -154,6 +154,8 @@ import Testing
         #expect(all.stderr.contains("\(logs)/mail.log: 1 malformed line(s) skipped"))
 
         // --since 2h: the rotations last written before it are not even opened.
+        let old = try box.sigctl(["hits", "--since", "2h", logs + "/mail.log.1"])
+        #expect(old.stdout.contains("before the period; --since all reads them whole"), "\(old.stdout)")
         let recent = try box.sigctl(["hits", "--json", "--since", "2h"])
         let (recentHits, recentSummary) = try lines(recent.stdout)
         #expect(recentHits.map(\.signature) == ["Test.Newest"])
@@ -269,6 +271,14 @@ import Testing
         #expect(summary.lines == 4, "only the mail units' entries are read")
         let all = try lines(try box.sigctl(["hits", "--json", "--since", "all"]).stdout).0
         #expect(all.count == 3)
+
+        // A journal without the mail units (a host whose MTA logs elsewhere) says so.
+        let other = box.root + "/other-journal"
+        try Self.writeJournal(other, [(60, "sshd.service", "sshd", "Accepted publickey for root")])
+        try box.writeSettings("clamd = \"none\"\nmail_logs = [\"journald\"]\njournal_directory = \"\(other)\"")
+        let empty = try box.sigctl(["hits"])
+        #expect(empty.status == 2 && empty.stderr.contains("the journal has no entries of the mail units (postfix*,"), "\(empty.stderr)")
+        #expect(empty.stderr.contains("set mail_logs (or journal_units)"))
 
         // journalctl's own error, named.
         try box.writeSettings("clamd = \"none\"\nmail_logs = [\"journald\"]\njournal_directory = \"\(box.root)/no-journal\"")

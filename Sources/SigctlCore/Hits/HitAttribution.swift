@@ -13,13 +13,13 @@ public struct SignatureOrigin: Sendable, Equatable {
 public enum HitAttribution {
     /// Origins of `signatures` (as logged: a trailing .UNOFFICIAL is ignored). Looks each
     /// name up through `explain`'s name indexes, so no database file is read whole.
-    public static func origins(of signatures: Set<String>, config: Configuration) -> [String: SignatureOrigin] {
+    /// `liveFeeds`: file → feed of the live set (`FeedAttribution.map`), read once by the caller.
+    static func origins(of signatures: Set<String>, config: Configuration, liveFeeds: [String: String]) -> [String: SignatureOrigin] {
         let layout = Layout(settings: config.settings)
         guard let scratch = try? Files.makeTemporaryDirectory(in: NSTemporaryDirectory(), prefix: "sigctl-hits-") else { return [:] }
         defer { Files.remove(scratch) }
         let state = try? StateStore(directory: config.settings.stateDir).load()
         let live = state?.live?.generation
-        let liveFeeds = FeedAttribution.map(config: config)
         let kept = layout.generations.all().filter { $0.status.isKept && $0.id != live }
         var origins: [String: SignatureOrigin] = [:]
         for signature in signatures {

@@ -97,7 +97,7 @@ public enum HitScanner {
         var first = Int64.max, last = Int64.min
         // Lines well before the period cannot join a detection inside it.
         let from = since.map { $0 - correlator.window } ?? .min
-        let line = { (bytes: UnsafeBufferPointer<UInt8>) in
+        let read = { (bytes: UnsafeBufferPointer<UInt8>) in
             stats.lines += 1
             switch LogLineParser.parse(bytes, clock: &clock) {
             case .unknown:
@@ -121,9 +121,9 @@ public enum HitScanner {
         do {
             if case .journal(let units, let directory) = input {
                 stats.tooLong = try JournalReader.forEachLine(units: units, directory: directory, since: from == .min ? nil : from,
-                                                              until: until.map { $0 + correlator.window }, line)
+                                                              until: until.map { $0 + correlator.window }, read)
             } else {
-                stats.tooLong = try LogReader.forEachLine(fd: fd, name: input.name, line)
+                stats.tooLong = try LogReader.forEachLine(fd: fd, name: input.name, read)
             }
         } catch {
             stats.error = "\(error)"

@@ -44,7 +44,12 @@ enum JournalReader {
         process.waitUntilExit()
         drained.wait()
         if process.terminationStatus != 0 {
-            throw JournalError(words: errors.text.split(separator: "\n").first.map(String.init) ?? "exit status \(process.terminationStatus)")
+            let words = errors.text.split(separator: "\n").first.map(String.init) ?? "exit status \(process.terminationStatus)"
+            // journalctl refuses -u patterns that match no unit it has ever logged.
+            if words.contains("Failed to add filter for units") {
+                throw JournalError(words: "the journal has no entries of the mail units (\(units.joined(separator: ", ")))")
+            }
+            throw JournalError(words: words)
         }
         return tooLong
     }

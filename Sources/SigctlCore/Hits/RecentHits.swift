@@ -20,7 +20,8 @@ public struct RecentHits: Codable, Sendable {
         options.since = Int64(since.timeIntervalSince1970)
         do {
             let result = try HitRun.run(options, config: config, now: now)
-            return from(result.hits, since: since, feeds: HitRun.enabledFiles(config).keys)
+            // byFeed lists every enabled feed, also those that caught nothing.
+            return from(result.hits, since: since, feeds: result.report.byFeed.map(\.feed))
         } catch {
             return RecentHits(since: since, detections: 0, perFeed: [:], error: (error as? UserFacingError)?.summary ?? "\(error)")
         }
