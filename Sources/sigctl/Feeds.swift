@@ -24,7 +24,7 @@ struct Feeds: Subcommand {
             }
             for feed in config.feeds {
                 if let official = feed.official {
-                    print("\(feed.name): \(feed.enabled ? "enabled" : "disabled"), every \(DurationParser.format(feed.interval)), official databases \(official.databases.joined(separator: ", ")) through libfreshclam (CVD signatures), DNS \(official.dns ?? "none")\(official.privateMirror ? ", private mirror" : "")")
+                    print("\(feed.name): \(feed.enabled ? "enabled" : "disabled"), every \(DurationParser.format(feed.interval)), official databases \(official.databases.joined(separator: ", ")) through libfreshclam (CVD signatures), DNS \(official.dns ?? "none")\(official.privateMirror ? ", private mirror" : "")\(updates(official))")
                     for mirror in feed.mirrors { print("  mirror \(Redact.url(mirror))") }
                     continue
                 }
@@ -43,5 +43,11 @@ struct Feeds: Subcommand {
                 }
             }
         }
+    }
+
+    /// How new versions come, when it is not the usual cdiffs.
+    func updates(_ official: OfficialSettings) -> String {
+        if official.scriptedUpdates { return official.scriptedUpdatesChosen ? ", cdiffs" : "" }
+        return official.scriptedUpdatesChosen ? ", whole CVDs (scripted_updates = false)" : ", whole CVDs (published for freshclam gateways)"
     }
 }

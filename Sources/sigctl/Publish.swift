@@ -31,6 +31,9 @@ struct Publish: Subcommand {
             if output.json { return try printJSON(result) }
             if result.changed {
                 print("published set \(result.generation) into \(result.directory): \(result.files ?? 0) files (\(result.written ?? 0) new), \(result.removed ?? 0) old files removed")
+                for name in result.unsignedForFreshclam ?? [] {
+                    print("note: \(name) was patched here from cdiffs and carries no signature: freshclam gateways take it on trust of the web server (scripted_updates = false, the default on a publisher, publishes signed CVDs)")
+                }
             } else {
                 print("\(result.directory) already holds set \(result.generation); nothing to do (--force writes a new manifest)")
             }

@@ -323,7 +323,7 @@ final class Sandbox {
 
     /// An official feed "clamav" for ClamAV's signed `test` database, from this sandbox's
     /// mirror under /clamav/ as a private mirror (no DNS).
-    func writeOfficialTestFeed() throws {
+    func writeOfficialTestFeed(_ extra: String = "") throws {
         try writeFeed("clamav", """
             name = "clamav"
             kind = "official"
@@ -332,6 +332,7 @@ final class Sandbox {
             private_mirror = true
             dns = "none"
             interval = "0s"
+            \(extra)
             """)
     }
 

@@ -24,6 +24,26 @@ import Testing
         #expect(feed.files.isEmpty)
     }
 
+    /// cdiffs everywhere, except on a host that publishes the official feed: freshclam
+    /// gateways need whole signed CVDs. An explicit scripted_updates wins.
+    @Test func aPublisherDownloadsWholeCVDsUnlessToldOtherwise() throws {
+        func scripted(settings: String, feed: String = "") throws -> (Bool, Bool) {
+            let dir = TempDir()
+            dir.write("clamd.conf", "LocalSocket /run/clamd.ctl\n")
+            dir.write("sigctl.toml", "clamd_conf = \"\(dir.path)/clamd.conf\"\n" + settings)
+            dir.write("feeds.d/clamav.toml", "kind = \"official\"\n" + feed)
+            let official = try #require(try ConfigLoader.load(directory: dir.path).feed(named: "clamav")?.official)
+            return (official.scriptedUpdates, official.scriptedUpdatesChosen)
+        }
+        let publishing = "publish_dir = \"/srv/sigctl\"\npublish_key = \"\(String(repeating: "A", count: 40))\"\n"
+        #expect(try scripted(settings: "") == (true, false))
+        #expect(try scripted(settings: publishing) == (false, false))
+        #expect(try scripted(settings: publishing + "publish_feeds = [\"sanesecurity\"]\n") == (true, false))
+        #expect(try scripted(settings: publishing + "publish_feeds = [\"clamav\"]\n") == (false, false))
+        #expect(try scripted(settings: publishing, feed: "scripted_updates = true\n") == (true, true))
+        #expect(try scripted(settings: "", feed: "scripted_updates = false\n") == (false, true))
+    }
+
     @Test func freshclamOnTheSameDirectoryIsAConflict() {
         let dir = TempDir()
         let conf = dir.write("freshclam.conf", "# comment\nDatabaseDirectory \(dir.path)/db\n")

@@ -45,6 +45,11 @@ public struct Settings: Sendable {
     public var publishKeep = 5
     /// The feeds whose files are published (nil: every feed).
     public var publishFeeds: [String]?
+
+    /// Whether this host publishes `feed`'s files into publish_dir.
+    public func publishes(feed: String) -> Bool {
+        publishDir != nil && (publishFeeds.map { $0.contains(feed) } ?? true)
+    }
     /// The mail logs `hits` and `status` read: paths, or "journald" (nil:
     /// /var/log/mail.log and its rotations when it exists, else journald).
     public var mailLogs: [String]?
@@ -107,6 +112,13 @@ public struct OfficialSettings: Sendable {
     public var privateMirror = false
     /// The DNS name holding the current versions, or nil for "none" (HTTP header checks).
     public var dns: String? = "current.cvd.clamav.net"
+    /// libfreshclam patches a database with cdiffs into a `.cld` (true), or downloads the
+    /// whole signed `.cvd` of each new version (false). Resolved when the config is read:
+    /// `scripted_updates` when set, else false on a host that publishes this feed, whose
+    /// freshclam gateways can only take signed CVDs.
+    public var scriptedUpdates = true
+    /// Whether `scripted_updates` was set in the feed's file.
+    public var scriptedUpdatesChosen = false
 
     /// The files a database may have in the database directory.
     public static func fileNames(_ database: String) -> [String] {

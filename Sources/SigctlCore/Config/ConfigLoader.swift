@@ -28,7 +28,7 @@ public enum ConfigLoader {
         let feedsDir = directory + "/feeds.d"
         for entry in Files.list(feedsDir) where entry.hasSuffix(".toml") {
             let document = try Document(path: feedsDir + "/" + entry)
-            let feed = try readFeed(document, defaultName: String(entry.dropLast(5)), warnings: &warnings)
+            let feed = try readFeed(document, defaultName: String(entry.dropLast(5)), settings: settings, warnings: &warnings)
             if let other = feeds.first(where: { $0.name == feed.name }) {
                 throw ConfigError(file: document.path, line: document.line(of: "name"), key: "name",
                                   "feed name '\(feed.name)' is already used by \(other.source)")
@@ -167,10 +167,14 @@ public enum ConfigLoader {
         "may_silence", "may_configure", "transport",
     ]
     static let fileKeys: Set<String> = ["name", "risk", "enabled", "url", "compressed"]
-    static let officialKeys: Set<String> = ["name", "kind", "enabled", "mirrors", "interval", "databases", "private_mirror", "dns"]
+    static let officialKeys: Set<String> = [
+        "name", "kind", "enabled", "mirrors", "interval", "databases", "private_mirror", "dns", "scripted_updates",
+    ]
 
-    /// A `kind = "official"` feed: no [[files]]; databases, mirrors, DNS and private-mirror mode.
-    private static func readOfficialFeed(_ doc: Document, into feed: inout Feed, warnings: inout [String]) throws -> Feed {
+    /// A `kind = "official"` feed: no [[files]]; databases, mirrors, DNS, private-mirror
+    /// mode and how new versions come (cdiffs, or whole CVDs on a publisher).
+    private static func readOfficialFeed(_ doc: Document, into feed: inout Feed, settings: Settings,
+                                         warnings: inout [String]) throws -> Feed {
         doc.warnUnknown(doc.table, allowed: officialKeys, warnings: &warnings)
         var official = OfficialSettings()
         if let databases = try doc.strings("databases", in: doc.table) {
@@ -182,6 +186,12 @@ public enum ConfigLoader {
         if let privateMirror = try doc.bool("private_mirror", in: doc.table) { official.privateMirror = privateMirror }
         if let dns = try doc.string("dns", in: doc.table) {
             official.dns = dns == "none" || dns.isEmpty ? nil : dns
+        }
+        if let scripted = try doc.bool("scripted_updates", in: doc.table) {
+            official.scriptedUpdates = scripted
+            official.scriptedUpdatesChosen = true
+        } else {
+            official.scriptedUpdates = !settings.publishes(feed: feed.name)
         }
         if feed.mirrors.isEmpty { feed.mirrors = ["https://database.clamav.net"] }
         feed.official = official
@@ -232,7 +242,7 @@ public enum ConfigLoader {
         name.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || "._-+".contains($0) }
     }
 
-    private static func readFeed(_ doc: Document, defaultName: String, warnings: inout [String]) throws -> Feed {
+    private static func readFeed(_ doc: Document, defaultName: String, settings: Settings, warnings: inout [String]) throws -> Feed {
         let table = doc.table
         var feed = Feed(name: defaultName, source: doc.path)
         if let name = try doc.string("name", in: table) { feed.name = name }
@@ -257,7 +267,7 @@ public enum ConfigLoader {
         }
         switch kind {
         case "files": break
-        case "official": return try readOfficialFeed(doc, into: &feed, warnings: &warnings)
+        case "official": return try readOfficialFeed(doc, into: &feed, settings: settings, warnings: &warnings)
         case "sigctl": return try readPublicationFeed(doc, into: &feed, warnings: &warnings)
         case let other: throw doc.error("kind", "must be \"files\", \"official\" or \"sigctl\", found \"\(other)\"")
         }

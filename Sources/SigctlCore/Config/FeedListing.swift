@@ -25,6 +25,8 @@ public struct FeedListing: Encodable, Sendable {
     public var databases: [String]?
     public var dns: String?
     public var privateMirror: Bool?
+    /// Official feeds: new versions patched from cdiffs (true) or downloaded whole (false).
+    public var scriptedUpdates: Bool?
     public var maySilence: Bool
     public var mayConfigure: Bool
     public var files: [File]
@@ -41,6 +43,7 @@ public struct FeedListing: Encodable, Sendable {
         databases = feed.official?.databases
         dns = feed.official?.dns
         privateMirror = feed.official?.privateMirror
+        scriptedUpdates = feed.official?.scriptedUpdates
         maySilence = feed.maySilence
         mayConfigure = feed.mayConfigure
         files = feed.files.map { File(name: $0.name, risk: $0.risk.rawValue, enabled: $0.enabled,

@@ -16,9 +16,12 @@ public struct FreshclamRequest: Codable, Sendable {
     public var requestTimeout: Int
     /// "http://host:port" or nil.
     public var proxy: String?
+    /// Patch with cdiffs (a `.cld`), or download each new version's whole `.cvd`.
+    public var scriptedUpdates: Bool
 
     public init(databaseDirectory: String, tempDirectory: String, logFile: String, databases: [String], servers: [String],
-                privateMirror: Bool, dns: String?, connectTimeout: Int, requestTimeout: Int, proxy: String?) {
+                privateMirror: Bool, dns: String?, connectTimeout: Int, requestTimeout: Int, proxy: String?,
+                scriptedUpdates: Bool) {
         self.databaseDirectory = databaseDirectory
         self.tempDirectory = tempDirectory
         self.logFile = logFile
@@ -29,6 +32,7 @@ public struct FreshclamRequest: Codable, Sendable {
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
         self.proxy = proxy
+        self.scriptedUpdates = scriptedUpdates
     }
 }
 
@@ -102,7 +106,7 @@ public enum Freshclam {
             var updated: Int32 = 0
             let code = servers.withUnsafeMutableBufferPointer { list in
                 fc_update_database(database, list.baseAddress, UInt32(list.count), request.privateMirror ? 1 : 0,
-                                   dnsInfo, 1, nil, &updated)
+                                   dnsInfo, request.scriptedUpdates ? 1 : 0, nil, &updated)
             }
             report.results.append(FreshclamResult(
                 database: database, code: Int32(code.rawValue), message: String(cString: fc_strerror(code)),

@@ -57,7 +57,8 @@ public struct OfficialFetcher {
         let request = FreshclamRequest(databaseDirectory: dbDir, tempDirectory: staging + "/tmp", logFile: staging + "/freshclam.log",
                                        databases: databases, servers: feed.mirrors, privateMirror: official.privateMirror,
                                        dns: official.dns, connectTimeout: settings.connectTimeout,
-                                       requestTimeout: settings.stallTimeout, proxy: settings.proxy)
+                                       requestTimeout: settings.stallTimeout, proxy: settings.proxy,
+                                       scriptedUpdates: official.scriptedUpdates)
         let report: FreshclamReport
         do {
             // Through a 0600 file, not argv: /proc/*/cmdline is readable by every user, and a

@@ -236,7 +236,8 @@ public enum Planner {
                      "silence=\(feed.maySilence) configure=\(feed.mayConfigure)"]
         for file in feed.enabledFiles { parts.append("\(file.name)|\(file.url ?? "")|\(file.gzip)") }
         if let official = feed.official {
-            parts.append("official|\(official.databases.joined(separator: ","))|\(official.privateMirror)|\(official.dns ?? "")")
+            parts.append("official|\(official.databases.joined(separator: ","))|\(official.privateMirror)|\(official.dns ?? "")"
+                         + (official.scriptedUpdates ? "" : "|whole"))
         }
         // FNV-1a, 64 bits: stable across runs and platforms.
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

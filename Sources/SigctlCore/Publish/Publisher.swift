@@ -11,13 +11,17 @@ public struct PublishResult: Encodable, Sendable, Equatable {
     public var written: Int?
     /// Old files pruned.
     public var removed: Int?
+    /// Official databases published as a `.cld` that libfreshclam patched here from
+    /// cdiffs: freshclam gateways take them without a signature (sigctl gateways check
+    /// them against the signed manifest).
+    public var unsignedForFreshclam: [String]?
 }
 
 /// Writes the live set into a static tree any web server can serve (see "Fleet" in
 /// the README):
 ///
 ///     DIR/files/<sha256>/<name>        the shared files, by content (never rewritten)
-///     DIR/<name>.cvd                   official CVDs, as freshclam's PrivateMirror expects
+///     DIR/<name>.cvd|.cld              official databases, where freshclam's PrivateMirror looks
 ///     DIR/manifests/<gen>.json(.sig)   each generation's manifest and detached signature
 ///     DIR/manifest.json(.sig)          the current generation's, renamed into place last
 ///
@@ -82,9 +86,10 @@ public struct Publisher {
                                                 signatures: record.signatures ?? kept.files[name]?.signatures ?? 0,
                                                 feed: feed, version: version(of: target, name: name, record: record), path: path))
         }
-        // 2. Official CVDs where freshclam's PrivateMirror looks for them (hard links to
-        // the immutable copies); a CVD the set no longer holds as such leaves the top.
-        let topLevel = Set(entries.filter { $0.name.hasSuffix(".cvd") }.map(\.name))
+        // 2. Official databases where freshclam's PrivateMirror looks for them (hard links
+        // to the immutable copies). freshclam asks for the CLD first, so one the set no
+        // longer holds must leave the top, after its successor is in place.
+        let topLevel = Set(entries.map(\.name).filter(Self.mirrorsForFreshclam))
         for entry in entries where topLevel.contains(entry.name) {
             let target = root + "/" + entry.name
             if FileStamp.read(target)?.inode == FileStamp.read(root + "/" + entry.path)?.inode { continue }
@@ -96,7 +101,7 @@ public struct Publisher {
                 throw SystemError.errno("rename", path: target)
             }
         }
-        for name in Files.list(root) where name.hasSuffix(".cvd") && !topLevel.contains(name) { unlink(root + "/" + name) }
+        for name in Files.list(root) where Self.mirrorsForFreshclam(name) && !topLevel.contains(name) { unlink(root + "/" + name) }
         // 3. The manifest: archived and signed first, then renamed into place.
         // Web servers derive ETag and Last-Modified from the mtime in whole seconds (nginx:
         // mtime and size): a new manifest must never look like the one before it.
@@ -121,8 +126,12 @@ public struct Publisher {
         try Files.writeAtomically(data, to: current, modified: manifest.publishedAt)
         let removed = prune(root, current: manifest)
         log.info("published set \(live.generation) (\(entries.count) files, \(written) new) into \(root)")
+        let unsigned = topLevel.filter { $0.hasSuffix(".cld") }.sorted()
+        for name in unsigned {
+            log.info("\(name) was patched here from cdiffs and has no signature: freshclam gateways take it on trust of the web server (scripted_updates = false publishes signed CVDs)")
+        }
         return PublishResult(generation: live.generation, directory: root, changed: true, files: entries.count, written: written,
-                             removed: removed)
+                             removed: removed, unsignedForFreshclam: unsigned.isEmpty ? nil : unsigned)
     }
 
     /// After an update, rollback or reload: publishes the live set into publish_dir when
@@ -145,6 +154,11 @@ public struct Publisher {
     func shared(feed: String, name: String) -> Bool {
         guard name != canaryFileName, name != allowListFileName, feed != AllowListSource.feedName else { return false }
         return settings.publishFeeds.map { $0.contains(feed) } ?? true
+    }
+
+    /// The names freshclam's PrivateMirror asks for: `<database>.cld`, then `.cvd`.
+    static func mirrorsForFreshclam(_ name: String) -> Bool {
+        name.hasSuffix(".cvd") || name.hasSuffix(".cld")
     }
 
     /// The CVD version from the header, or the Last-Modified the file was installed with.
