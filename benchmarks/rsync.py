@@ -7,9 +7,10 @@ a real `rsync --daemon` (Tests/Support/rsyncd.py, transport = "rsync"). Cycles:
   first sync, no change, then --changes cycles in which the files change the way a
   Sanesecurity update changes them (lines added at the end, a few withdrawn).
 For each cycle and transport it prints the bytes on the wire (HTTP: response bodies
-the mirror sent; rsync: "Total bytes received" from rsync --stats, which sigctl logs
-with -vv), the requests or connections, and sigctl update's wall time (clamd = "none";
-each run still verifies the set with libclamav).
+the mirror sent; rsync: both directions, from the "sent N bytes  received M bytes"
+line the daemon logs per session, so the block checksums sigctl sends count too), the
+requests or connections, and sigctl update's wall time (clamd = "none"; each run
+still verifies the set with libclamav).
 
 The feed is Sanesecurity's real files from ../shared/fixtures (when present) plus
 one generated bulk file of --bulk signatures, since the real files there are small.
@@ -60,15 +61,22 @@ def change(upstream, names, rng, cycle):
 
 
 def run(binary, conf):
-    """sigctl update -vv; returns (wall seconds, rsync bytes received as logged)."""
+    """sigctl update; returns its wall seconds."""
     start = time.monotonic()
-    proc = subprocess.run([binary, "-vv", "update"], env=dict(os.environ, SIGCTL_CONFIG=conf),
+    proc = subprocess.run([binary, "update"], env=dict(os.environ, SIGCTL_CONFIG=conf),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True)
     wall = time.monotonic() - start
     if proc.returncode != 0:
         sys.exit(f"sigctl update ({conf}) exited {proc.returncode}: {proc.stderr[-2000:]}")
-    received = sum(int(m) for m in re.findall(r"files transferred, (\d+) bytes received", proc.stderr))
-    return wall, received
+    return wall
+
+
+def daemon_bytes(log):
+    """Bytes the rsync daemon logged per session (sent plus received), in order."""
+    if not os.path.exists(log):
+        return []
+    text = open(log).read().replace(",", "")
+    return [int(a) + int(b) for a, b in re.findall(r"sent (\d+) bytes\s+received (\d+) bytes", text)]
 
 
 def main():
@@ -89,8 +97,9 @@ def main():
                                     os.path.join(work, "upstream"), "--port-file", os.path.join(work, "http.port"),
                                     "--log", http_log], "mirror:")
         procs.append(proc)
+        daemon_log = os.path.join(work, "rsyncd.log")
         with open(os.path.join(work, "rsyncd.conf"), "w") as f:
-            f.write(f"use chroot = no\nlog file = {work}/rsyncd.log\n[feeds]\npath = {work}/upstream\nread only = yes\n")
+            f.write(f"use chroot = no\nlog file = {daemon_log}\n[feeds]\npath = {work}/upstream\nread only = yes\n")
         rsync_log = os.path.join(work, "rsyncd.connections")
         proc, rsync_port = announce([sys.executable, os.path.join(ROOT, "Tests/Support/rsyncd.py"), "--config",
                                      os.path.join(work, "rsyncd.conf"), "--log", rsync_log], "rsyncd:")
@@ -119,10 +128,12 @@ def main():
             if cycle.startswith("change"):
                 change(upstream, names, rng, index)
             http_before, conn_before = len(log_lines(http_log)), connections()
-            http_wall, _ = run(binary, nodes["http"])
+            sessions_before = len(daemon_bytes(daemon_log))
+            http_wall = run(binary, nodes["http"])
             requests = log_lines(http_log)[http_before:]
             http_bytes = sum(r["bytes"] or 0 for r in requests)
-            rsync_wall, rsync_bytes = run(binary, nodes["rsync"])
+            rsync_wall = run(binary, nodes["rsync"])
+            rsync_bytes = sum(daemon_bytes(daemon_log)[sessions_before:])
             for transport, value in (("http", http_bytes), ("rsync", rsync_bytes)):
                 if cycle.startswith("change"):
                     totals[transport].append(value)

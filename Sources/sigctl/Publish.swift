@@ -28,12 +28,12 @@ struct Publish: Subcommand {
             let state = try StateStore(directory: config.settings.stateDir).load()
             let given = directory.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
             let result = try Publisher(config: config, log: log, now: context.clock.now()).publish(state: state, into: given, force: force)
+            for name in result.unsignedForFreshclam ?? [] {
+                log.warning("\(result.directory)/\(name) was patched from cdiffs and carries no signature: freshclam gateways take it on trust of the web server; scripted_updates = false in the official feed publishes signed CVDs (the default when publish_dir is set)")
+            }
             if output.json { return try printJSON(result) }
             if result.changed {
                 print("published set \(result.generation) into \(result.directory): \(result.files ?? 0) files (\(result.written ?? 0) new), \(result.removed ?? 0) old files removed")
-                for name in result.unsignedForFreshclam ?? [] {
-                    print("note: \(name) was patched here from cdiffs and carries no signature: freshclam gateways take it on trust of the web server (scripted_updates = false, the default on a publisher, publishes signed CVDs)")
-                }
             } else {
                 print("\(result.directory) already holds set \(result.generation); nothing to do (--force writes a new manifest)")
             }

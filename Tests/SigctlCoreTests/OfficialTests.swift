@@ -77,4 +77,17 @@ import Testing
         #expect(header?.signatures == 14)
         #expect(header?.built == Date(timeIntervalSince1970: 1_624_412_045))
     }
+
+    /// freshclam asks a private mirror for the CLD before the CVD: the top of the tree
+    /// holds one file per database, the newer, and the signed CVD on a tie.
+    @Test func theTopOfThePublishTreeHoldsTheNewerFilePerDatabase() {
+        func file(_ name: String, _ version: String?) -> PublishManifest.File {
+            PublishManifest.File(name: name, sha256: name, size: 1, signatures: 1, feed: "clamav", version: version,
+                                 path: "files/\(name)/\(name)")
+        }
+        let entries = [file("daily.cld", "27800"), file("daily.cvd", "27790"), file("main.cld", "62"), file("main.cvd", "62"),
+                       file("bytecode.cvd", "335"), file("sanesecurity.ndb", nil), file("odd.cld", nil), file("odd.cvd", "3")]
+        #expect(FreshclamTop.select(entries).map(\.name) == ["bytecode.cvd", "daily.cld", "main.cvd", "odd.cvd"])
+        #expect(FreshclamTop.isMirrored("daily.cld") && FreshclamTop.isMirrored("main.cvd") && !FreshclamTop.isMirrored("x.cud"))
+    }
 }

@@ -45,11 +45,6 @@ public struct Settings: Sendable {
     public var publishKeep = 5
     /// The feeds whose files are published (nil: every feed).
     public var publishFeeds: [String]?
-
-    /// Whether this host publishes `feed`'s files into publish_dir.
-    public func publishes(feed: String) -> Bool {
-        publishDir != nil && (publishFeeds.map { $0.contains(feed) } ?? true)
-    }
     /// The mail logs `hits` and `status` read: paths, or "journald" (nil:
     /// /var/log/mail.log and its rotations when it exists, else journald).
     public var mailLogs: [String]?
@@ -64,6 +59,18 @@ public struct Settings: Sendable {
     public var trustedDomains: [String] = []
 
     public init(configDir: String) { self.configDir = configDir }
+}
+
+extension Settings {
+    /// Whether `feed`'s files go into a publish tree (publish_feeds; all when unset).
+    public func shares(feed: String) -> Bool {
+        publishFeeds.map { $0.contains(feed) } ?? true
+    }
+
+    /// Whether this host publishes `feed`'s files after each update (publish_dir set).
+    public func publishes(feed: String) -> Bool {
+        publishDir != nil && shares(feed: feed)
+    }
 }
 
 /// What an unattended run prints: errors only, or also one line per change.

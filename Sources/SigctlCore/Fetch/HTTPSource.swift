@@ -14,7 +14,7 @@ struct HTTPSource: FeedSource {
         var jobs: [FetchJob] = []
         for plan in plans {
             guard case .fetch(let planned, let conflicts) = plan.decision else { continue }
-            var feed = FeedAcquisition(feed: plan.feed.name, conflicts: conflicts, databaseDir: settings.databaseDir)
+            let feed = FeedAcquisition(feed: plan.feed.name, conflicts: conflicts, databaseDir: settings.databaseDir)
             acquisition.feeds[plan.feed.name] = feed
             // transport = "http" leaves a feed's rsync:// mirrors out.
             jobs += planned.map { job in

@@ -39,7 +39,8 @@ public struct OfficialFetcher {
             try Files.makeDirectory(dbDir)
             try Files.makeDirectory(staging + "/tmp")
             for database in databases {
-                for name in OfficialSettings.fileNames(database) where Files.exists(settings.databaseDir + "/" + name) {
+                for name in OfficialSettings.fileNames(database) where Files.exists(settings.databaseDir + "/" + name)
+                    && !withheld(name) {
                     try Files.linkOrCopy(settings.databaseDir + "/" + name, to: dbDir + "/" + name)
                 }
             }
@@ -111,10 +112,29 @@ public struct OfficialFetcher {
                     + "; the installed version stays; if the mirror keeps serving this, check it (a private mirror may be mid-sync)"
             } else if !outcome.newFiles.isEmpty {
                 outcome.status = .updated
+                // The whole CVD that takes the place of a CLD left out of staging; never an
+                // older one (a mirror behind the cdiffs already applied here).
+                let cld = result.database + ".cld"
+                if let cvd = outcome.newFiles[result.database + ".cvd"], withheld(cld), Files.exists(settings.databaseDir + "/" + cld) {
+                    let (whole, patched) = (DirectoryLoad.version(cvd) ?? 0, DirectoryLoad.version(settings.databaseDir + "/" + cld) ?? 0)
+                    if whole >= patched {
+                        outcome.removed.append(cld)
+                    } else {
+                        outcome = OfficialOutcome(database: result.database, status: .not_due,
+                                                  message: "the mirror's whole \(result.database).cvd is version \(whole), older than the installed \(cld) (\(patched)); the CLD stays until the mirror catches up")
+                    }
+                }
             }
             outcomes.append(outcome)
         }
         return (outcomes, coolDown)
+    }
+
+    /// A CLD is left out of staging when whole CVDs are wanted: libfreshclam then finds
+    /// no local version and downloads the signed CVD once, instead of keeping a patched
+    /// CLD until upstream's next version (for main, months).
+    func withheld(_ name: String) -> Bool {
+        !official.scriptedUpdates && name.hasSuffix(".cld")
     }
 
     /// Inode and size of each file: libfreshclam replaces a file, it never edits one in place.

@@ -21,7 +21,7 @@ public struct PublishResult: Encodable, Sendable, Equatable {
 /// the README):
 ///
 ///     DIR/files/<sha256>/<name>        the shared files, by content (never rewritten)
-///     DIR/<name>.cvd|.cld              official databases, where freshclam's PrivateMirror looks
+///     DIR/<name>.cld|.cvd              official databases, where freshclam's PrivateMirror looks
 ///     DIR/manifests/<gen>.json(.sig)   each generation's manifest and detached signature
 ///     DIR/manifest.json(.sig)          the current generation's, renamed into place last
 ///
@@ -64,7 +64,8 @@ public struct Publisher {
         try Files.makeDirectory(root + "/manifests")
         if !force, let current = try? PublishManifest.decode(Data(contentsOf: URL(fileURLWithPath: root + "/" + PublishManifest.currentPath))),
            current.generation == live.generation {
-            return PublishResult(generation: live.generation, directory: root, changed: false)
+            return PublishResult(generation: live.generation, directory: root, changed: false,
+                                 unsignedForFreshclam: Self.nonEmpty(FreshclamTop.unsigned(root: root)))
         }
 
         // 1. The files, by content: what is live now. After a rollback that kept newer
@@ -86,23 +87,7 @@ public struct Publisher {
                                                 signatures: record.signatures ?? kept.files[name]?.signatures ?? 0,
                                                 feed: feed, version: version(of: target, name: name, record: record), path: path))
         }
-        // 2. Official databases where freshclam's PrivateMirror looks for them (hard links
-        // to the immutable copies). freshclam asks for the CLD first, so one the set no
-        // longer holds must leave the top, after its successor is in place.
-        let topLevel = Set(entries.map(\.name).filter(Self.mirrorsForFreshclam))
-        for entry in entries where topLevel.contains(entry.name) {
-            let target = root + "/" + entry.name
-            if FileStamp.read(target)?.inode == FileStamp.read(root + "/" + entry.path)?.inode { continue }
-            let temp = root + "/.\(entry.name).tmp-\(getpid())"
-            unlink(temp)
-            guard link(root + "/" + entry.path, temp) == 0 || (try? Files.copy(root + "/" + entry.path, to: temp)) != nil,
-                  rename(temp, target) == 0 else {
-                unlink(temp)
-                throw SystemError.errno("rename", path: target)
-            }
-        }
-        for name in Files.list(root) where Self.mirrorsForFreshclam(name) && !topLevel.contains(name) { unlink(root + "/" + name) }
-        // 3. The manifest: archived and signed first, then renamed into place.
+        // 2. The manifest: archived and signed first, then renamed into place.
         // Web servers derive ETag and Last-Modified from the mtime in whole seconds (nginx:
         // mtime and size): a new manifest must never look like the one before it.
         let current = root + "/" + PublishManifest.currentPath
@@ -122,16 +107,15 @@ public struct Publisher {
         try Files.writeAtomically(data, to: archived)
         let signature = try ManifestSigner(key: key, home: settings.publishGnupgHome).sign(archived)
         try Files.writeAtomically(signature, to: archived + ".sig")
+        // 3. The official databases where freshclam looks, once the manifest is signed:
+        // a publication that fails before here leaves freshclam gateways where they were.
+        try FreshclamTop.update(root: root, selected: FreshclamTop.select(entries))
         try Files.writeAtomically(signature, to: current + ".sig", modified: manifest.publishedAt)
         try Files.writeAtomically(data, to: current, modified: manifest.publishedAt)
         let removed = prune(root, current: manifest)
         log.info("published set \(live.generation) (\(entries.count) files, \(written) new) into \(root)")
-        let unsigned = topLevel.filter { $0.hasSuffix(".cld") }.sorted()
-        for name in unsigned {
-            log.info("\(name) was patched here from cdiffs and has no signature: freshclam gateways take it on trust of the web server (scripted_updates = false publishes signed CVDs)")
-        }
         return PublishResult(generation: live.generation, directory: root, changed: true, files: entries.count, written: written,
-                             removed: removed, unsignedForFreshclam: unsigned.isEmpty ? nil : unsigned)
+                             removed: removed, unsignedForFreshclam: Self.nonEmpty(FreshclamTop.unsigned(root: root)))
     }
 
     /// After an update, rollback or reload: publishes the live set into publish_dir when
@@ -153,13 +137,10 @@ public struct Publisher {
     /// own allow list, and only the feeds publish_feeds names (all when unset).
     func shared(feed: String, name: String) -> Bool {
         guard name != canaryFileName, name != allowListFileName, feed != AllowListSource.feedName else { return false }
-        return settings.publishFeeds.map { $0.contains(feed) } ?? true
+        return settings.shares(feed: feed)
     }
 
-    /// The names freshclam's PrivateMirror asks for: `<database>.cld`, then `.cvd`.
-    static func mirrorsForFreshclam(_ name: String) -> Bool {
-        name.hasSuffix(".cvd") || name.hasSuffix(".cld")
-    }
+    static func nonEmpty(_ names: [String]) -> [String]? { names.isEmpty ? nil : names }
 
     /// The CVD version from the header, or the Last-Modified the file was installed with.
     func version(of path: String, name: String, record: FileState) -> String? {
