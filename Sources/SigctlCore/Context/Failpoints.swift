@@ -52,10 +52,26 @@ public struct Failpoints: Sendable {
             throw SystemError(call: "write", path: "failpoint \(point)", code: ENOSPC)
         case .pause:
             guard let directory else { return }
-            let marker = directory + "/\(point).\(getpid())"
-            FileManager.default.createFile(atPath: marker, contents: Data("\(getpid())\n".utf8))
-            while !FileManager.default.fileExists(atPath: directory + "/\(point).go") {
-                usleep(20_000)
+            try Self.waitFor(directory + "/\(point).go", announcing: directory + "/\(point).\(getpid())")
+        }
+    }
+
+    /// Writes `marker`, then blocks until `file` exists. inotify wakes it when a file is
+    /// created or moved into the directory; the watch is set before the first look, so
+    /// a file made in between is not missed.
+    static func waitFor(_ file: String, announcing marker: String) throws {
+        let directory = (file as NSString).deletingLastPathComponent
+        let watch = inotify_init1(Int32(IN_CLOEXEC))
+        guard watch >= 0 else { throw SystemError.errno("inotify_init1", path: directory) }
+        defer { close(watch) }
+        guard inotify_add_watch(watch, directory, UInt32(IN_CREATE | IN_MOVED_TO)) >= 0 else {
+            throw SystemError.errno("inotify_add_watch", path: directory)
+        }
+        FileManager.default.createFile(atPath: marker, contents: Data("\(getpid())\n".utf8))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !FileManager.default.fileExists(atPath: file) {
+            guard read(watch, &buffer, buffer.count) > 0 || errno == EINTR else {
+                throw SystemError.errno("read", path: directory)
             }
         }
     }
