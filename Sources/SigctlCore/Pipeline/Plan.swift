@@ -127,24 +127,13 @@ public enum Planner {
 
     static func decide(_ feed: Feed, config: Configuration, state: State, facts: LiveFacts, owned: Set<String>,
                        refetch: [String: String], repairs: Set<String>, options: UpdateOptions, now: Date) -> FeedDecision {
-        let feedState = state.feeds[feed.name]
-        let changedConfig = feedState?.configDigest != nil && feedState?.configDigest != digest(feed)
-        let needsRefetch = refetch.values.contains(feed.name)
-        // An enabled file that is not installed and did not fail its last check (newly
-        // enabled, or re-enabled after it was dropped) makes the feed due at once.
-        // So does a file that clashed with a file sigctl does not own, once that file is gone.
-        let missing = feed.official == nil && feed.enabledFiles.contains { file in
-            guard !owned.contains(file.name) else { return false }
-            let record = feedState?.files[file.name]
-            return record?.lastError == nil || (record?.conflict == true && !facts.present.contains(file.name))
-        }
-        if options.feeds.isEmpty, !changedConfig, !needsRefetch, !missing, let last = feedState?.lastCheck,
-           now.timeIntervalSince(last) < TimeInterval(feed.interval) {
-            let next = last.addingTimeInterval(TimeInterval(feed.interval))
+        let dueAtOnce = FeedSchedule.dueAtOnce(feed, state: state, present: facts.present, owned: owned,
+                                               refetch: refetch.values.contains(feed.name))
+        if options.feeds.isEmpty, !dueAtOnce, let next = FeedSchedule.intervalEnd(feed, state: state, now: now) {
             return .notDue("next check after \(Timestamp.text(next)) (interval \(DurationParser.format(feed.interval)))")
         }
         if feed.official != nil {
-            if let until = state.coolDowns?[feed.name], until > now {
+            if let until = FeedSchedule.coolDownEnd(feed, state: state, now: now) {
                 return .notDue("the mirror put this client on cool-down until \(Timestamp.text(until)); no request goes out before then")
             }
             if let conflict = facts.freshclamConflict {
@@ -152,16 +141,14 @@ public enum Planner {
             }
             return .official(officialDatabases(feed, config: config))
         }
-        let hosts = feed.usedMirrors.map(Fetcher.host(of:))
-        let waiting = hosts.compactMap { state.backoff(forHost: $0, now: now) }
-        if !hosts.isEmpty, waiting.count == hosts.count, feed.files.allSatisfy({ $0.url == nil }) {
-            let until = waiting.map(\.until).min()!
-            return .notDue("every mirror asked sigctl to wait (\(waiting[0].reason ?? "HTTP \(waiting[0].status)")); next request after \(Timestamp.text(until))")
+        if let waiting = FeedSchedule.mirrorsWaiting(feed, state: state, now: now) {
+            return .notDue("every mirror asked sigctl to wait (\(waiting[0].reason ?? "HTTP \(waiting[0].status)")); next request after \(Timestamp.text(waiting[0].until))")
         }
         if feed.publication {
             return .publication(publicationJob(feed, config: config, state: state, facts: facts, owned: owned,
                                                repairs: repairs, force: options.force))
         }
+        let feedState = state.feeds[feed.name]
         var jobs: [FetchJob] = []
         var conflicts: [String] = []
         for file in feed.enabledFiles {

@@ -147,6 +147,7 @@ public struct StatusReport: Codable, Sendable {
             report.live = entry
         }
         let now = context.clock.now()
+        let present = Set(Files.list(config.settings.databaseDir))
         for feed in config.feeds {
             let feedState = state.feeds[feed.name]
             let hosts = Set(feed.usedMirrors.map(Fetcher.host(of:))).sorted()
@@ -178,11 +179,6 @@ public struct StatusReport: Codable, Sendable {
                 }
             }
             let coolDown = state.coolDowns?[feed.name].flatMap { $0 > now ? $0 : nil }
-            // A feed is asked again when its interval has passed, but not before one of its
-            // mirrors' back-offs ends (when all of them back off) or its cool-down ends.
-            var next = feedState?.lastCheck?.addingTimeInterval(TimeInterval(feed.interval)) ?? now
-            if !hosts.isEmpty, backoffs.count == hosts.count, let first = backoffs.map(\.1.until).min() { next = max(next, first) }
-            if let coolDown { next = max(next, coolDown) }
             // A publisher's set is as fresh as its manifest: a server stuck on an old one ages.
             let newest = databases?.compactMap(\.built).max() ?? feedState?.publication?.publishedAt
                 ?? feedState?.files.values.compactMap(\.lastChange).max() ?? feedState?.lastChange
@@ -190,7 +186,7 @@ public struct StatusReport: Codable, Sendable {
                                            enabled: feed.enabled, interval: feed.interval,
                                            lastCheck: feedState?.lastCheck, lastChange: feedState?.lastChange,
                                            lastSuccess: feedState?.lastSuccess, newest: newest,
-                                           nextCheck: feed.enabled ? max(next, now) : nil,
+                                           nextCheck: feed.enabled ? FeedSchedule.nextCheck(feed, state: state, present: present, now: now) : nil,
                                            backoff: backoff, lastError: feedState?.lastError,
                                            errorTotals: feedState?.errorTotals ?? [:], files: files,
                                            publication: feedState?.publication.map { publication in
