@@ -6,7 +6,7 @@ import Synchronization
 /// message is detected and by what; for the detected ones the per-part report is made
 /// locally, and the local engine is loaded only when the first detection comes in.
 public final class ClamdTester: @unchecked Sendable {
-    let clamd: ClamdClient
+    let clamd: any ClamdService
     let directory: String
     let options: LoadOptions
     let feedOfFile: [String: String]
@@ -24,7 +24,7 @@ public final class ClamdTester: @unchecked Sendable {
         }
         let layout = Layout(settings: config.settings)
         let state = try StateStore(directory: config.settings.stateDir).load()
-        let client = ClamdClient(address: address)
+        let client = context.clamd(address)
         guard let live = state.live,
               let canary = layout.canary(named: live.canaryName, generation: live.generation, mail: config.clamd.scanMail) else {
             throw CommandError("sigctl has installed no set yet, so it cannot tell which set clamd at \(address) serves",
