@@ -75,13 +75,19 @@ final class Clamd {
         process.arguments = ["--config-file=\(configPath)"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        // clamd binds its socket, then listens, then loads the databases and answers. Each
+        // try follows a change in the sandbox (the socket appearing, clamd writing its log);
+        // a PING sent once it listens waits for the answer.
+        let events = try DirectoryEvents((socket as NSString).deletingLastPathComponent)
         try process.run()
         self.process = process
-        let client = ClamdClient(address: .unix(socket), timeout: 5)
-        for _ in 0..<600 {
-            if (try? client.ping()) == true { return }
+        let client = ClamdClient(address: .unix(socket), timeout: 30)
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if FileManager.default.fileExists(atPath: socket), (try? client.ping()) == true { return }
             if !process.isRunning { throw HarnessError("clamd exited at start with status \(process.terminationStatus)") }
-            Thread.sleep(forTimeInterval: 0.05)
+            // At least once a second, to notice a clamd that died without a trace.
+            _ = events.next(within: 1)
         }
         throw HarnessError("clamd did not answer PING within 30 s")
     }

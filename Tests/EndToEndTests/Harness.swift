@@ -88,8 +88,8 @@ struct GeneratedSignatures {
 func stopProcess(_ process: Process) {
     guard process.isRunning else { return }
     process.terminate()
-    for _ in 0..<100 where process.isRunning { Thread.sleep(forTimeInterval: 0.05) }
-    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    // The kernel reports the exit through a pidfd.
+    if !ProcessExit.wait(process.processIdentifier, timeout: 5) { kill(process.processIdentifier, SIGKILL) }
     process.waitUntilExit()
 }
 
