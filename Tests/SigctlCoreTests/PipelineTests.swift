@@ -244,6 +244,21 @@ import Testing
         #expect(next.live?.confirmed == false)
         #expect(history.statuses[5] == nil, "it stays pending until clamd shows its canary")
     }
+
+    /// curl's timings differ from one file to the next of one failure; they are not the cause.
+    @Test func oneFailureWithDifferentTimingsIsOneProblem() {
+        func failed(_ name: String, _ detail: String) -> FileReport {
+            FileReport(name: name, status: .failed, message: "http://127.0.0.1:1/down/\(name): \(detail)")
+        }
+        let files = [failed("f1.ndb", "Failed to connect to 127.0.0.1 port 1 after 4 ms: Couldn't connect to server"),
+                     failed("f2.ndb", "Failed to connect to 127.0.0.1 port 1 after 0 ms: Couldn't connect to server"),
+                     failed("f3.ndb", "Operation timed out after 30001 milliseconds with 0 out of 0 bytes received"),
+                     failed("f4.ndb", "Operation timed out after 30002 milliseconds with 12 out of 0 bytes received")]
+        let problems = Outcome.group(files, feed: "down", state: State(), now: now)
+        #expect(problems.map(\.files) == [["f1.ndb", "f2.ndb"], ["f3.ndb", "f4.ndb"]])
+        let refused = FileReport(name: "f5.ndb", status: .failed, message: "http://127.0.0.1:1/down/f5.ndb: HTTP 404")
+        #expect(Outcome.group(files + [refused], feed: "down", state: State(), now: now).count == 3, "another cause stays apart")
+    }
 }
 
 @Suite struct SilencingPolicyTests {

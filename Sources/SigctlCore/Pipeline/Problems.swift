@@ -9,7 +9,7 @@ extension Outcome {
         var groups: [String: ProblemReport] = [:]
         for file in files where file.status == .failed || file.status == .rejected {
             let message = file.message ?? file.status.rawValue
-            let key = file.status.rawValue + "|" + cause(message, file: file.name)
+            let key = file.status.rawValue + "|" + causeKey(message, file: file.name)
             if groups[key] == nil {
                 order.append(key)
                 groups[key] = ProblemReport(status: file.status, files: [], message: cause(message, file: file.name))
@@ -40,9 +40,20 @@ extension Outcome {
         return text.replacingOccurrences(of: file, with: "the file")
     }
 
+    /// What identifies a cause: curl's message without its timings, which differ from
+    /// one file to the next of the same failure ("Failed to connect … after 4 ms",
+    /// "… after 0 ms"; "timed out after 30001 milliseconds with 0 bytes received").
+    static func causeKey(_ message: String, file: String) -> String {
+        let text = cause(message, file: file)
+        return timing.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "#")
+    }
+
+    static let timing = try! NSRegularExpression(
+        pattern: "after [0-9]+ (ms|milliseconds|seconds)|with [0-9]+ (out of [0-9]+ )?bytes received")
+
     /// The parts of a message that change from run to run without the problem changing:
     /// durations ("after 12 ms"), timestamps, and long numbers such as ports and sizes.
-    static let varying = try! NSRegularExpression(pattern: "after [0-9]+ ms|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+(Z|[+-][0-9:]+)|[0-9]{4,}")
+    static let varying = try! NSRegularExpression(pattern: "after [0-9]+ (ms|milliseconds|seconds)|with [0-9]+ (out of [0-9]+ )?bytes received|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+(Z|[+-][0-9:]+)|[0-9]{4,}")
 
     static func shape(_ text: String?) -> String {
         let text = text ?? ""
