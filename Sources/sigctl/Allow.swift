@@ -40,6 +40,7 @@ struct Allow: Subcommand {
         let log = global.log
         try execute(log, json: output.json) {
             let config = try global.load(log)
+            let context = global.context(log)
             let name = definedName(signature)
             var options = UpdateOptions()
             options.fetch = false
@@ -47,9 +48,9 @@ struct Allow: Subcommand {
                 options.disallow = [name]
             } else {
                 let who = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())"
-                options.allow = [name: AllowEntry(reason: reason, by: who, at: Date())]
+                options.allow = [name: AllowEntry(reason: reason, by: who, at: context.clock.now())]
             }
-            let report = try UpdateRunner(context: global.context(log), config: config, options: options).run()
+            let report = try UpdateRunner(context: context, config: config, options: options).run()
             for error in report.errors { log.error(error) }
             for feed in report.feeds {
                 for problem in feed.problems { log.error(Update.describe(problem, feed: feed.name)) }

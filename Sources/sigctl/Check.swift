@@ -43,8 +43,9 @@ struct Check: Subcommand {
         let health: HealthReport
         do {
             let config = try global.load(log, showWarnings: false)
-            let report = try StatusReport.gather(context: global.context(log), config: config)
-            health = HealthCheck.evaluate(report, thresholds: thresholds, now: Date())
+            let context = global.context(log)
+            let report = try StatusReport.gather(context: context, config: config)
+            health = HealthCheck.evaluate(report, thresholds: thresholds, now: context.clock.now())
         } catch {
             // A plugin that cannot judge says UNKNOWN, never CRITICAL.
             health = .unknown("\(error)")

@@ -31,7 +31,7 @@ struct Hits: Subcommand {
         let log = global.log
         try execute(log, json: output.json) {
             let config = try global.load(log)
-            let now = Date()
+            let now = global.context(log).clock.now()
             var hitOptions = HitOptions()
             hitOptions.paths = logfiles
             hitOptions.feed = feed

@@ -16,10 +16,10 @@ struct Status: Subcommand {
         let log = global.log
         try execute(log, json: output.json) {
             let config = try global.load(log)
-            var report = try StatusReport.gather(context: global.context(log), config: config)
-            let health = HealthCheck.evaluate(report, thresholds: HealthThresholds(), now: Date())
+            let context = global.context(log), now = context.clock.now()
+            var report = try StatusReport.gather(context: context, config: config)
+            let health = HealthCheck.evaluate(report, thresholds: HealthThresholds(), now: now)
             report.health = health
-            let now = Date()
             let hits = RecentHits.read(config: config, now: now)
             report.hits = hits
             // Only a user who can read the logs may replace the series (root's cron, say).

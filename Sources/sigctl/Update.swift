@@ -33,7 +33,8 @@ struct Update: Subcommand {
             // warnings once a day, and take a lock held by another run quietly.
             let unattended = !Terminal.stdinIsTTY && log.level < .verbose
             let config = try global.load(log, showWarnings: !unattended)
-            let memory = WarningMemory(stateDir: config.settings.stateDir), started = Date()
+            let context = global.context(log)
+            let memory = WarningMemory(stateDir: config.settings.stateDir), started = context.clock.now()
             let warn = unattended && memory.isDue(config.warnings, now: started)
             if warn { config.warnings.forEach(log.warning) }
             defer { if warn || config.warnings.isEmpty { memory.remember(config.warnings, printedAt: started) } }
@@ -46,7 +47,7 @@ struct Update: Subcommand {
             }
             let report: UpdateReport
             do {
-                report = try UpdateRunner(context: global.context(log), config: config, options: options).run()
+                report = try UpdateRunner(context: context, config: config, options: options).run()
             } catch let error as LockHeldError where unattended {
                 // Quiet on stderr (cron would mail it), but a --json reader still gets a document.
                 log.info(error.description)

@@ -215,16 +215,19 @@ final class Sandbox {
         }
     }
 
+    /// sigctl with this sandbox's config; `clockOffset` moves its clock that many seconds
+    /// ahead (SIGCTL_TEST_CLOCK_OFFSET), past a back-off a mirror asked for.
     @discardableResult
-    func sigctl(_ arguments: [String]) throws -> RunResult {
+    func sigctl(_ arguments: [String], clockOffset: Int? = nil) throws -> RunResult {
         var environment = ProcessInfo.processInfo.environment
         environment["SIGCTL_CONFIG"] = configDir
+        if let clockOffset { environment[SystemClock.offsetKey] = String(clockOffset) }
         return try runProgram(Paths.sigctl, arguments, environment: environment)
     }
 
     /// `sigctl update --json`, decoded.
-    func update(_ extra: [String] = []) throws -> (RunResult, UpdateReport?) {
-        let result = try sigctl(["update", "--json"] + extra)
+    func update(_ extra: [String] = [], clockOffset: Int? = nil) throws -> (RunResult, UpdateReport?) {
+        let result = try sigctl(["update", "--json"] + extra, clockOffset: clockOffset)
         let report = try? JSONDecoder.output.decode(UpdateReport.self, from: Data(result.stdout.utf8))
         return (result, report)
     }

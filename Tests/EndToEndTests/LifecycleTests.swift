@@ -4,21 +4,6 @@ import Testing
 
 /// Interrupted runs, concurrent runs, clamd going away, rollback, reload, bad configuration.
 @Suite(.serialized) struct LifecycleTests {
-    /// Starts `sigctl update` without waiting for it.
-    func startUpdate(_ box: Sandbox) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Paths.sigctl)
-        process.arguments = ["update"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["SIGCTL_CONFIG"] = box.configDir
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
     @Test func killedMidUpdateThenACleanNextRun() throws {
         let box = try Sandbox()
         try box.clamd.start()
@@ -27,15 +12,14 @@ import Testing
         try box.writeFeed("f", files: ["a.ndb"])
         try box.mirror.setFaults(["/f/a.ndb": ["stall_after": 10, "stall": 20]])
         let before = try box.liveSnapshot()
-        let process = try startUpdate(box)
-        // Wait until the transfer has started, then kill -9.
-        for _ in 0..<100 where box.mirror.requests().isEmpty && !FileManager.default.fileExists(atPath: box.stateDir + "/staging/downloads/f/a.ndb") {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        Thread.sleep(forTimeInterval: 0.3)
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal)
+        // The first bytes are in the staging file and the mirror stalls: kill -9 now.
+        let run = try BackgroundRun(box, ["update"], failpoints: "fetch.receiving=pause")
+        #expect(try run.waitForPause("fetch.receiving") == run.process.processIdentifier)
+        let partial = try FileManager.default.attributesOfItem(atPath: box.stateDir + "/staging/downloads/f/a.ndb")[.size] as? Int
+        #expect(partial == 10, "the mirror sent 10 bytes and stalls")
+        kill(run.process.processIdentifier, SIGKILL)
+        run.wait()
+        #expect(run.process.terminationReason == .uncaughtSignal)
         #expect(try box.liveSnapshot() == before, "a killed run must not change the live set")
 
         try box.mirror.clearFaults()

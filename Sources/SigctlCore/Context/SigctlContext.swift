@@ -39,9 +39,10 @@ public struct SigctlContext: Sendable {
         self.executable = executable
     }
 
-    /// The real world: wall clock, posix_spawn, clamd's socket, failpoints from the environment.
+    /// The real world: wall clock, posix_spawn, clamd's socket; failpoints and a clock
+    /// offset from the environment, for tests.
     public static func live(log: Log, executable: String = SetVerifier.currentExecutable) -> SigctlContext {
-        SigctlContext(clock: SystemClock(), log: log, runner: SpawnRunner(),
+        SigctlContext(clock: SystemClock.live(), log: log, runner: SpawnRunner(),
                       clamd: { ClamdClient(address: $0) }, failpoints: Failpoints(), executable: executable)
     }
 

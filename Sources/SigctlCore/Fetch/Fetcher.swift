@@ -45,14 +45,18 @@ public final class Fetcher: Sendable {
     let scratch: String
     let gpg: GPGVerifier
     let log: Log
+    let failpoints: Failpoints
     let showProgress: Bool
 
-    public init(settings: Settings, backoffs: [String: HostBackoff], scratch: String, log: Log) {
+    /// Back-offs are judged by the context's clock; `fetch.receiving` is the failpoint
+    /// reached while a body arrives.
+    public init(settings: Settings, backoffs: [String: HostBackoff], scratch: String, context: SigctlContext) {
         self.settings = settings
-        self.gate = HostGate(backoffs: backoffs, limit: settings.maxConnectionsPerHost)
+        self.gate = HostGate(backoffs: backoffs, limit: settings.maxConnectionsPerHost, clock: context.clock)
         self.scratch = scratch
         self.gpg = GPGVerifier(stateDir: settings.stateDir)
-        self.log = log
+        self.log = context.log
+        self.failpoints = context.failpoints
         self.showProgress = Terminal.stderrIsTTY && log.level >= .normal
     }
 
@@ -229,10 +233,18 @@ public final class Fetcher: Sendable {
         guard fd >= 0 else { throw SystemError.errno("open", path: path) }
         defer { close(fd) }
         let curl = try CurlEasy()
-        let progress: ((Int64, Int64) -> Void)? = showProgress ? { [log] now, total in
-            let amount = total > 0 ? "\(now / 1024)/\(total / 1024) KiB" : "\(now / 1024) KiB"
-            log.progress("\r\u{1b}[K\(label): \(amount)")
-        } : nil
+        let progress: ((Int64, Int64) -> Void)?
+        if showProgress {
+            progress = { [log] now, total in
+                let amount = total > 0 ? "\(now / 1024)/\(total / 1024) KiB" : "\(now / 1024) KiB"
+                log.progress("\r\u{1b}[K\(label): \(amount)")
+            }
+        } else if !failpoints.isEmpty {
+            // A test acts while the body arrives: its first bytes are in the file, the rest is not.
+            progress = { [failpoints] now, _ in if now > 0 { try? failpoints.reach("fetch.receiving") } }
+        } else {
+            progress = nil
+        }
         defer { if showProgress { log.progress("\r\u{1b}[K") } }
         var request = request
         for _ in 0...Self.maxRedirects {

@@ -23,7 +23,7 @@ struct HTTPSource: FeedSource {
                 return job
             }
         }
-        let fetcher = Fetcher(settings: settings, backoffs: acquisition.backoffs ?? state.hosts, scratch: scratch, log: context.log)
+        let fetcher = Fetcher(settings: settings, backoffs: acquisition.backoffs ?? state.hosts, scratch: scratch, context: context)
         let outcomes = fetcher.run(jobs)
         for (job, outcome) in zip(jobs, outcomes) {
             acquisition.feeds[job.feed.name, default: FeedAcquisition(feed: job.feed.name)].files

@@ -8,15 +8,17 @@ final class HostGate: Sendable {
     }
     let inner: Mutex<Inner>
     let limit: Int
+    let clock: any Clock
 
-    init(backoffs: [String: HostBackoff], limit: Int) {
+    init(backoffs: [String: HostBackoff], limit: Int, clock: any Clock) {
         inner = Mutex(Inner(backoffs: backoffs))
         self.limit = limit
+        self.clock = clock
     }
 
     func backoff(_ host: String) -> HostBackoff? {
         inner.withLock { state in
-            guard let entry = state.backoffs[host], entry.until > Date() else { return nil }
+            guard let entry = state.backoffs[host], entry.until > clock.now() else { return nil }
             return entry
         }
     }
@@ -25,7 +27,7 @@ final class HostGate: Sendable {
     /// an rsync daemon, `reason`). Returns when the back-off ends.
     @discardableResult
     func backOff(_ host: String, status: Int, url: String, seconds: Int, reason: String? = nil) -> Date {
-        let now = Date()
+        let now = clock.now()
         let until = now.addingTimeInterval(TimeInterval(seconds))
         let entry = HostBackoff(until: until, status: status, since: now, url: Redact.url(url), reason: reason)
         inner.withLock { $0.backoffs[host] = entry }

@@ -97,7 +97,7 @@ public struct OfficialFetcher {
                 default: break
                 }
             }
-            if let until = coolDown, until > Date(), result.coolDown || !Freshclam.succeeded(result) {
+            if let until = coolDown, until > context.clock.now(), result.coolDown || !Freshclam.succeeded(result) {
                 outcome.status = .not_due
                 outcome.newFiles = [:]
                 outcome.removed = []

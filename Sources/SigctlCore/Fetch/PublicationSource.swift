@@ -15,7 +15,7 @@ struct PublicationSource: FeedSource {
 
     func acquire(_ plans: [FeedPlan], state: State, into acquisition: inout Acquisition) {
         let start = context.clock.now()
-        let fetcher = Fetcher(settings: settings, backoffs: acquisition.backoffs ?? state.hosts, scratch: scratch, log: context.log)
+        let fetcher = Fetcher(settings: settings, backoffs: acquisition.backoffs ?? state.hosts, scratch: scratch, context: context)
         let keyProblems = fetcher.importKeys(for: plans.map(\.feed))
         for plan in plans {
             guard case .publication(let job) = plan.decision else { continue }

@@ -19,7 +19,7 @@ struct RsyncSource: FeedSource {
 
     func acquire(_ plans: [FeedPlan], state: State, into acquisition: inout Acquisition) {
         let start = context.clock.now()
-        let fetcher = Fetcher(settings: settings, backoffs: acquisition.backoffs ?? state.hosts, scratch: scratch, log: context.log)
+        let fetcher = Fetcher(settings: settings, backoffs: acquisition.backoffs ?? state.hosts, scratch: scratch, context: context)
         let keyProblems = fetcher.importKeys(for: plans.map(\.feed))
         var fallback: [(job: FetchJob, earlier: Leftover?)] = []
         for plan in plans {
