@@ -148,3 +148,48 @@ import Testing
         #expect(ClamdAddress.parse("unix:relative") == nil)
     }
 }
+
+/// `proxy`: read once, in the form each transport takes.
+@Suite struct ProxySettingTests {
+    @Test func eachTransportGetsItsForm() throws {
+        let plain = try Proxy.parse("proxy.example.org:3128")
+        #expect(plain.url == "http://proxy.example.org:3128")
+        #expect(plain.rsyncProxy == "proxy.example.org:3128")
+        #expect(plain.freshclamServer == "http://proxy.example.org" && plain.port == 3128)
+
+        let withUser = try Proxy.parse("http://mail%40site:p%3Ass@Proxy.Example.org:8080/")
+        #expect(withUser.url == "http://mail%40site:p%3Ass@Proxy.Example.org:8080")
+        #expect(withUser.rsyncProxy == "mail%40site:p%3Ass@Proxy.Example.org:8080")
+        #expect(withUser.freshclamServer == "http://mail%40site:p%3Ass@Proxy.Example.org")
+        #expect(withUser.redacted == "http://…@Proxy.Example.org:8080", "never the password")
+
+        let socks = try Proxy.parse("socks5h://127.0.0.1:1080")
+        #expect(socks.url == "socks5h://127.0.0.1:1080")
+        #expect(socks.rsyncProxy == nil, "rsync tunnels only through HTTP proxies")
+    }
+
+    @Test func whatIsNotAProxyAddressIsRefusedWithTheReason() {
+        let cases = ["proxy.example.org": "names no port",
+                     "http://proxy.example.org": "names no port",
+                     "ftp://proxy.example.org:21": "not a proxy scheme",
+                     "http://proxy.example.org:3128/path": "has a path",
+                     "http://:3128": "not a proxy address"]
+        for (text, reason) in cases {
+            #expect {
+                try Proxy.parse(text)
+            } throws: { error in
+                (error as? ProxyError)?.description.contains(reason) == true
+            }
+        }
+    }
+
+    @Test func aBadProxyIsAConfigErrorNamingTheKey() throws {
+        let dir = ConfigTests().configDir(settings: "proxy = \"squid.example.org\"\n")
+        #expect {
+            try ConfigLoader.load(directory: dir.path)
+        } throws: { error in
+            let error = error as? ConfigError
+            return error?.key == "proxy" && error?.line == 2 && "\(error!)".contains("names no port")
+        }
+    }
+}

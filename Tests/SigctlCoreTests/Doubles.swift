@@ -56,7 +56,7 @@ final class ScriptedClamd: ClamdService, @unchecked Sendable {
 
 /// A process runner that must not be used: stages under test run no children.
 struct NoChildren: ProcessRunner {
-    func run(_ executable: String, _ arguments: [String], timeout: Int, scratch: String) throws -> ChildResult {
+    func run(_ executable: String, _ arguments: [String], environment: [String: String], timeout: Int, scratch: String) throws -> ChildResult {
         fatalError("NoChildren: unexpected child \(executable) \(arguments.first ?? "")")
     }
 }

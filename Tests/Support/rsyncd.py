@@ -22,6 +22,9 @@ listener.listen(64)
 port = listener.getsockname()[1]
 print(f"rsyncd: listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+# Started from a thread that blocks signals (the test runner's), SIGTERM would stay
+# pending until the 5 s SIGKILL of stopProcess.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
 
 while True:

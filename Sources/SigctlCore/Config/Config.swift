@@ -17,7 +17,8 @@ public struct Settings: Sendable {
     public var stallTimeout = 60
     public var maxFileSize: Int64 = 512 << 20
     public var userAgent = "sigctl/\(sigctlVersion) (+https://github.com/sigctl/sigctl)"
-    public var proxy: String?
+    /// Every transport goes through it: libcurl, libfreshclam, and rsync (HTTP proxies).
+    public var proxy: Proxy?
     public var verifyMemoryLimit: Int64 = 4 << 30
     /// What a whole-set check may use (nil: what the host can spare, measured each run).
     public var memoryBudget: Int64?

@@ -115,7 +115,9 @@ public enum ConfigLoader {
         if let v = try doc.duration("stall_timeout", in: table) { settings.stallTimeout = max(1, v) }
         if let v = try doc.size("max_file_size", in: table) { settings.maxFileSize = v }
         if let v = try doc.string("user_agent", in: table) { settings.userAgent = v }
-        if let v = try doc.string("proxy", in: table) { settings.proxy = v.isEmpty ? nil : v }
+        if let v = try doc.string("proxy", in: table), !v.isEmpty {
+            do { settings.proxy = try Proxy.parse(v) } catch { throw doc.error("proxy", error.description) }
+        }
         if let v = try doc.size("verify_memory_limit", in: table) { settings.verifyMemoryLimit = v }
         if table["memory_budget"]?.string != "auto", let v = try doc.size("memory_budget", in: table) { settings.memoryBudget = v }
         if let v = try doc.duration("verify_timeout", in: table) { settings.verifyTimeout = max(1, v) }

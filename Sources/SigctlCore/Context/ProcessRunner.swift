@@ -24,8 +24,16 @@ public struct ChildResult: Sendable {
 
 /// Starts child processes. Injected so that stages that run children can be tested without them.
 public protocol ProcessRunner: Sendable {
-    /// Runs `executable` to completion or until `timeout` seconds pass, then kills its whole process group.
-    func run(_ executable: String, _ arguments: [String], timeout: Int, scratch: String) throws -> ChildResult
+    /// Runs `executable` to completion or until `timeout` seconds pass, then kills its whole
+    /// process group. `environment` is added to sigctl's own.
+    func run(_ executable: String, _ arguments: [String], environment: [String: String], timeout: Int, scratch: String) throws -> ChildResult
+}
+
+extension ProcessRunner {
+    /// With sigctl's own environment.
+    public func run(_ executable: String, _ arguments: [String], timeout: Int, scratch: String) throws -> ChildResult {
+        try run(executable, arguments, environment: [:], timeout: timeout, scratch: scratch)
+    }
 }
 
 /// The real runner: `posix_spawn` into a process group of the child's own, stdout and
@@ -35,7 +43,8 @@ public protocol ProcessRunner: Sendable {
 public struct SpawnRunner: ProcessRunner {
     public init() {}
 
-    public func run(_ executable: String, _ arguments: [String], timeout: Int, scratch: String) throws -> ChildResult {
+    public func run(_ executable: String, _ arguments: [String], environment extra: [String: String],
+                    timeout: Int, scratch: String) throws -> ChildResult {
         try Files.makeDirectory(scratch)
         let base = scratch + "/child-\(UUID().uuidString)"
         defer {
@@ -54,7 +63,7 @@ public struct SpawnRunner: ProcessRunner {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
         posix_spawnattr_setpgroup(&attributes, 0)
 
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         environment[ChildGuard.parentKey] = String(getpid())
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]

@@ -79,9 +79,9 @@ public enum Freshclam {
         config.logFile = cString(request.logFile)
         config.databaseDirectory = cString(request.databaseDirectory)
         config.tempDirectory = cString(request.tempDirectory)
-        if let proxy = request.proxy, let colon = proxy.lastIndex(of: ":"), let port = UInt16(proxy[proxy.index(after: colon)...]) {
-            config.proxyServer = cString(String(proxy[..<colon]))
-            config.proxyPort = port
+        if let text = request.proxy, let proxy = try? Proxy.parse(text) {
+            config.proxyServer = cString(proxy.freshclamServer)
+            config.proxyPort = UInt16(proxy.port)
         }
         let initialised = fc_initialize(&config)
         guard initialised == FC_SUCCESS else {

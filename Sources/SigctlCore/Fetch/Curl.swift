@@ -214,7 +214,10 @@ public final class CurlEasy {
             case .tooLarge: message = "the body is larger than the \(request.maxBytes)-byte limit (max_file_size)"
             case .write where transfer.writeErrno != 0:
                 message = "cannot write the download: \(String(cString: strerror(transfer.writeErrno)))"
-            default: message = reason + (status > 0 ? " (after HTTP \(status))" : "")
+            default:
+                message = reason + (status > 0 ? " (after HTTP \(status))" : "")
+                    // Below HTTP, a connection through a proxy fails at the proxy first: say which.
+                    + (request.proxy.flatMap { try? Proxy.parse($0) }.map { " (through the proxy \($0.redacted))" } ?? "")
             }
             var error = CurlError(code: Int32(code.rawValue), kind: kind, message: message, bodyBytes: transfer.written)
             error.status = status

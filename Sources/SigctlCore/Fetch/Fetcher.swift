@@ -222,7 +222,7 @@ public final class Fetcher: Sendable {
         request.connectTimeout = settings.connectTimeout
         request.stallTimeout = settings.stallTimeout
         request.maxBytes = maxBytes
-        request.proxy = settings.proxy
+        request.proxy = settings.proxy?.url
         return request
     }
 

@@ -58,7 +58,7 @@ public struct OfficialFetcher {
         let request = FreshclamRequest(databaseDirectory: dbDir, tempDirectory: staging + "/tmp", logFile: staging + "/freshclam.log",
                                        databases: databases, servers: feed.mirrors, privateMirror: official.privateMirror,
                                        dns: official.dns, connectTimeout: settings.connectTimeout,
-                                       requestTimeout: settings.stallTimeout, proxy: settings.proxy,
+                                       requestTimeout: settings.stallTimeout, proxy: settings.proxy?.url,
                                        scriptedUpdates: official.scriptedUpdates)
         let report: FreshclamReport
         do {

@@ -53,9 +53,17 @@ struct RsyncClient {
         arguments.append(destination.hasSuffix("/") ? destination : destination + "/")
         // rsync keeps its own time limits; this one only stops a hung child.
         let limit = settings.connectTimeout + settings.stallTimeout * 4 + 600
+        // Through the configured proxy, as every other transport: rsync tunnels with CONNECT.
+        var environment: [String: String] = [:]
+        if let proxy = settings.proxy {
+            guard let tunnel = proxy.rsyncProxy else {
+                throw .unreachable("rsync can only go through an HTTP proxy, and proxy is \(proxy.redacted)")
+            }
+            environment["RSYNC_PROXY"] = tunnel
+        }
         let child: ChildResult
         do {
-            child = try runner.run(executable, arguments, timeout: limit, scratch: scratch)
+            child = try runner.run(executable, arguments, environment: environment, timeout: limit, scratch: scratch)
         } catch {
             throw .other("cannot run rsync (\(error)); install Debian's rsync package")
         }
