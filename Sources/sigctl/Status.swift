@@ -59,7 +59,7 @@ struct Status: Subcommand {
         }
         for feed in report.feeds {
             print("")
-            print("\(feed.name)\(feed.enabled ? "" : " (disabled)"): checked \(Timestamp.text(feed.lastCheck)), changed \(Timestamp.text(feed.lastChange)), next check \(feed.enabled ? Timestamp.text(feed.nextCheck ?? Date()) : "-")")
+            print("\(feed.name)\(feed.enabled ? "" : " (disabled)"): checked \(Timestamp.text(feed.lastCheck)), changed \(Timestamp.text(feed.lastChange)), next check \(feed.enabled ? feed.nextCheck.map { Timestamp.text($0) } ?? "now" : "-")")
             if let publication = feed.publication {
                 print("  publisher:   set \(publication.generation) of \(publication.publisher), published \(Timestamp.text(publication.publishedAt)), verified with libclamav \(publication.libclamav); installed here in set \(publication.localGeneration.map(String.init) ?? "-")")
             }

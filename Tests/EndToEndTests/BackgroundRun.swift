@@ -16,7 +16,7 @@ final class BackgroundRun {
         err = failpointDir + "/stderr"
         FileManager.default.createFile(atPath: out, contents: nil)
         FileManager.default.createFile(atPath: err, contents: nil)
-        var environment = ProcessInfo.processInfo.environment
+        var environment = Sandbox.environment
         environment["SIGCTL_CONFIG"] = box.configDir
         environment["SIGCTL_FAILPOINTS"] = failpoints
         environment["SIGCTL_FAILPOINT_DIR"] = failpointDir

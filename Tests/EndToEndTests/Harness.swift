@@ -93,6 +93,16 @@ func stopProcess(_ process: Process) {
     process.waitUntilExit()
 }
 
+extension Sandbox {
+    /// The test runner's environment without the machine's proxy settings: sigctl in a
+    /// sandbox uses only the `proxy` its own config names.
+    static var environment: [String: String] {
+        ProcessInfo.processInfo.environment.filter { key, _ in
+            !["http_proxy", "https_proxy", "all_proxy", "no_proxy", "rsync_proxy"].contains(key.lowercased())
+        }
+    }
+}
+
 struct HarnessError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
@@ -219,7 +229,7 @@ final class Sandbox {
     /// ahead (SIGCTL_TEST_CLOCK_OFFSET), past a back-off a mirror asked for.
     @discardableResult
     func sigctl(_ arguments: [String], clockOffset: Int? = nil) throws -> RunResult {
-        var environment = ProcessInfo.processInfo.environment
+        var environment = Sandbox.environment
         environment["SIGCTL_CONFIG"] = configDir
         if let clockOffset { environment[SystemClock.offsetKey] = String(clockOffset) }
         return try runProgram(Paths.sigctl, arguments, environment: environment)

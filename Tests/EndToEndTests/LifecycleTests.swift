@@ -16,7 +16,7 @@ import Testing
         let run = try BackgroundRun(box, ["update"], failpoints: "fetch.receiving=pause")
         #expect(try run.waitForPause("fetch.receiving") == run.process.processIdentifier)
         let partial = try FileManager.default.attributesOfItem(atPath: box.stateDir + "/staging/downloads/f/a.ndb")[.size] as? Int
-        #expect(partial == 10, "the mirror sent 10 bytes and stalls")
+        #expect((1...10).contains(partial ?? 0), "some of the 10 bytes the mirror sent before it stalls: \(partial ?? 0)")
         kill(run.process.processIdentifier, SIGKILL)
         run.wait()
         #expect(run.process.terminationReason == .uncaughtSignal)

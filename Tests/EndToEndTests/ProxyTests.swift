@@ -2,40 +2,6 @@ import Foundation
 import SigctlCore
 import Testing
 
-/// Debian's tinyproxy on 127.0.0.1 (Tests/Support/tinyproxy_serve.py); its log shows
-/// each request that went through it.
-final class Tinyproxy {
-    let workDir: String
-    private var process: Process?
-    let port: Int
-
-    /// `connectPorts`: the ports CONNECT may reach (empty: every port).
-    init(workDir: String, connectPorts: [Int] = []) throws {
-        self.workDir = workDir
-        (process, port) = try startAnnounced("tinyproxy_serve.py", ["--workdir", workDir] + connectPorts.flatMap { ["--connect-port", String($0)] })
-    }
-
-    deinit { stop() }
-
-    func stop() {
-        if let process { stopProcess(process) }
-        process = nil
-    }
-
-    var url: String { "http://127.0.0.1:\(port)" }
-
-    /// tinyproxy's request lines so far ("GET http://…", "CONNECT host:port").
-    var requests: [String] {
-        let log = (try? String(contentsOfFile: workDir + "/tinyproxy.log", encoding: .utf8)) ?? ""
-        return log.split(separator: "\n").compactMap { line in
-            guard line.contains("Request (file descriptor"), let colon = line.range(of: "): ") else { return nil }
-            return String(line[colon.upperBound...])
-        }
-    }
-
-    var log: String { (try? String(contentsOfFile: workDir + "/tinyproxy.log", encoding: .utf8)) ?? "" }
-}
-
 /// Behind a proxy, every transport goes through it: feeds over HTTP (libcurl), over
 /// rsync (CONNECT, RSYNC_PROXY) and the official databases (libfreshclam).
 @Suite(.serialized) struct ProxyTests {
@@ -94,6 +60,11 @@ final class Tinyproxy {
         #expect(report?.file("rs", "a.ndb")?.mirror == env.box.mirror.url("rs/"))
         #expect(env.proxy.requests.contains { $0.hasPrefix("GET \(env.box.mirror.url("rs/a.ndb")) ") })
         #expect(try env.detects(env.overRsync, "Test.ProxyRsync"))
+
+        // -v says why rsync was left: the proxy's answer, and which proxy.
+        let verbose = try env.box.sigctl(["update", "-v", "--force", "--feed", "rs"])
+        #expect(verbose.stderr.contains("bad response from proxy -- HTTP/1.0 403 Access violation (through the proxy \(env.proxy.url))"),
+                "\(verbose.stderr)")
     }
 
     @Test func rsyncAloneBehindASOCKSProxyIsAClearFailureAndTheLiveSetStays() throws {

@@ -157,11 +157,15 @@ import Testing
         #expect(plain.rsyncProxy == "proxy.example.org:3128")
         #expect(plain.freshclamServer == "http://proxy.example.org" && plain.port == 3128)
 
-        let withUser = try Proxy.parse("http://mail%40site:p%3Ass@Proxy.Example.org:8080/")
-        #expect(withUser.url == "http://mail%40site:p%3Ass@Proxy.Example.org:8080")
-        #expect(withUser.rsyncProxy == "mail%40site:p%3Ass@Proxy.Example.org:8080")
-        #expect(withUser.freshclamServer == "http://mail%40site:p%3Ass@Proxy.Example.org")
+        let withUser = try Proxy.parse("http://mail%20relay:p%3Ass@Proxy.Example.org:8080/")
+        #expect(withUser.url == "http://mail%20relay:p%3Ass@Proxy.Example.org:8080")
+        #expect(withUser.rsyncProxy == "mail relay:p:ss@Proxy.Example.org:8080", "rsync takes them literally")
+        #expect(withUser.freshclamServer == "http://Proxy.Example.org", "libfreshclam gets the credentials apart")
+        #expect(withUser.user == "mail relay" && withUser.password == "p:ss")
         #expect(withUser.redacted == "http://…@Proxy.Example.org:8080", "never the password")
+        #expect(try Proxy.parse("http://user@proxy:3128").rsyncProblem?.contains("with a password") == true)
+        #expect(try Proxy.parse("http://[::1]:3128").rsyncProxy == nil, "rsync splits at the first colon")
+        #expect(try Proxy.parse("http://[::1]:3128").url == "http://[::1]:3128")
 
         let socks = try Proxy.parse("socks5h://127.0.0.1:1080")
         #expect(socks.url == "socks5h://127.0.0.1:1080")
@@ -169,8 +173,7 @@ import Testing
     }
 
     @Test func whatIsNotAProxyAddressIsRefusedWithTheReason() {
-        let cases = ["proxy.example.org": "names no port",
-                     "http://proxy.example.org": "names no port",
+        let cases = ["http://proxy.example.org:99999": "no valid port",
                      "ftp://proxy.example.org:21": "not a proxy scheme",
                      "http://proxy.example.org:3128/path": "has a path",
                      "http://:3128": "not a proxy address"]
@@ -183,13 +186,22 @@ import Testing
         }
     }
 
-    @Test func aBadProxyIsAConfigErrorNamingTheKey() throws {
-        let dir = ConfigTests().configDir(settings: "proxy = \"squid.example.org\"\n")
+    @Test func aBadProxyIsAConfigErrorNamingTheKeyAndNeverThePassword() throws {
+        let dir = ConfigTests().configDir(settings: "proxy = \"http://relay:s3cret@squid.example.org/cache\"\n")
         #expect {
             try ConfigLoader.load(directory: dir.path)
         } throws: { error in
             let error = error as? ConfigError
-            return error?.key == "proxy" && error?.line == 2 && "\(error!)".contains("names no port")
+            return error?.key == "proxy" && error?.line == 2 && "\(error!)".contains("has a path") && !"\(error!)".contains("s3cret")
         }
+    }
+
+    /// libcurl took a proxy without a port (its default, 1080); it still works, with a warning.
+    @Test func aProxyWithoutAPortGetsLibcurlsDefaultAndAWarning() throws {
+        let dir = ConfigTests().configDir(settings: "proxy = \"squid.example.org\"\n")
+        let config = try ConfigLoader.load(directory: dir.path)
+        #expect(config.settings.proxy?.url == "http://squid.example.org:1080")
+        #expect(config.warnings.contains { $0.contains("sigctl.toml:2: proxy names no port, so libcurl's default 1080 is used") })
+        #expect(try Proxy.parse("https://squid.example.org").port == 443)
     }
 }

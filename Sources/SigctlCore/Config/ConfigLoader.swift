@@ -117,6 +117,9 @@ public enum ConfigLoader {
         if let v = try doc.string("user_agent", in: table) { settings.userAgent = v }
         if let v = try doc.string("proxy", in: table), !v.isEmpty {
             do { settings.proxy = try Proxy.parse(v) } catch { throw doc.error("proxy", error.description) }
+            if let proxy = settings.proxy, proxy.defaultedPort {
+                warnings.append("\(doc.path):\(doc.line(of: "proxy") ?? 0): proxy names no port, so libcurl's default \(proxy.port) is used; write the proxy's port (squid's is 3128)")
+            }
         }
         if let v = try doc.size("verify_memory_limit", in: table) { settings.verifyMemoryLimit = v }
         if table["memory_budget"]?.string != "auto", let v = try doc.size("memory_budget", in: table) { settings.memoryBudget = v }

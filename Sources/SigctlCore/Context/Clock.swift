@@ -19,7 +19,7 @@ public struct SystemClock: Clock {
 
     /// The wall clock, shifted when the environment asks for it.
     public static func live(environment: [String: String] = ProcessInfo.processInfo.environment) -> SystemClock {
-        SystemClock(offset: environment[offsetKey].flatMap(TimeInterval.init) ?? 0)
+        SystemClock(offset: environment[offsetKey].flatMap(TimeInterval.init).flatMap { $0.isFinite ? $0 : nil } ?? 0)
     }
 
     public func now() -> Date { Date().addingTimeInterval(offset) }

@@ -79,9 +79,12 @@ public enum Freshclam {
         config.logFile = cString(request.logFile)
         config.databaseDirectory = cString(request.databaseDirectory)
         config.tempDirectory = cString(request.tempDirectory)
+        // The parent parsed the setting; its URL form parses the same here.
         if let text = request.proxy, let proxy = try? Proxy.parse(text) {
             config.proxyServer = cString(proxy.freshclamServer)
             config.proxyPort = UInt16(proxy.port)
+            if let user = proxy.user { config.proxyUsername = cString(user) }
+            if let password = proxy.password { config.proxyPassword = cString(password) }
         }
         let initialised = fc_initialize(&config)
         guard initialised == FC_SUCCESS else {

@@ -36,7 +36,7 @@ public struct CurlError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable { case timeout, connect, partial, tooLarge, write, other }
     public let code: Int32
     public let kind: Kind
-    public let message: String
+    public var message: String
     /// Body bytes received before the failure.
     public let bodyBytes: Int64
     /// The HTTP status and headers received before the failure, if any.
@@ -214,10 +214,7 @@ public final class CurlEasy {
             case .tooLarge: message = "the body is larger than the \(request.maxBytes)-byte limit (max_file_size)"
             case .write where transfer.writeErrno != 0:
                 message = "cannot write the download: \(String(cString: strerror(transfer.writeErrno)))"
-            default:
-                message = reason + (status > 0 ? " (after HTTP \(status))" : "")
-                    // Below HTTP, a connection through a proxy fails at the proxy first: say which.
-                    + (request.proxy.flatMap { try? Proxy.parse($0) }.map { " (through the proxy \($0.redacted))" } ?? "")
+            default: message = reason + (status > 0 ? " (after HTTP \(status))" : "")
             }
             var error = CurlError(code: Int32(code.rawValue), kind: kind, message: message, bodyBytes: transfer.written)
             error.status = status

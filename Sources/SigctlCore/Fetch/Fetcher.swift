@@ -48,8 +48,7 @@ public final class Fetcher: Sendable {
     let failpoints: Failpoints
     let showProgress: Bool
 
-    /// Back-offs are judged by the context's clock; `fetch.receiving` is the failpoint
-    /// reached while a body arrives.
+    /// Back-offs are judged by the context's clock.
     public init(settings: Settings, backoffs: [String: HostBackoff], scratch: String, context: SigctlContext) {
         self.settings = settings
         self.gate = HostGate(backoffs: backoffs, limit: settings.maxConnectionsPerHost, clock: context.clock)
@@ -176,7 +175,7 @@ public final class Fetcher: Sendable {
             case 429, 403:
                 unlink(target)
                 let until = gate.backOff(host, status: response.status, url: url,
-                                         seconds: Self.retryAfter(response.headers["retry-after"]) ?? (response.status == 429 ? 4 * 3600 : 24 * 3600))
+                                         seconds: Self.retryAfter(response.headers["retry-after"], now: gate.clock.now()) ?? (response.status == 429 ? 4 * 3600 : 24 * 3600))
                 failures.append("\(url): HTTP \(response.status); sigctl sends nothing to \(host) until \(Timestamp.text(until))")
                 continue
             default:
@@ -233,23 +232,31 @@ public final class Fetcher: Sendable {
         guard fd >= 0 else { throw SystemError.errno("open", path: path) }
         defer { close(fd) }
         let curl = try CurlEasy()
-        let progress: ((Int64, Int64) -> Void)?
-        if showProgress {
-            progress = { [log] now, total in
+        // Progress on a terminal; and for tests, the failpoint `fetch.receiving` (kill or
+        // pause), reached once per download when its first body bytes are in the file.
+        var receiving = !failpoints.isEmpty
+        let progress: ((Int64, Int64) -> Void)? = showProgress || receiving ? { [log, showProgress, failpoints] now, total in
+            if showProgress {
                 let amount = total > 0 ? "\(now / 1024)/\(total / 1024) KiB" : "\(now / 1024) KiB"
                 log.progress("\r\u{1b}[K\(label): \(amount)")
             }
-        } else if !failpoints.isEmpty {
-            // A test acts while the body arrives: its first bytes are in the file, the rest is not.
-            progress = { [failpoints] now, _ in if now > 0 { try? failpoints.reach("fetch.receiving") } }
-        } else {
-            progress = nil
-        }
+            if receiving && now > 0 {
+                receiving = false
+                try? failpoints.reach("fetch.receiving")
+            }
+        } : nil
         defer { if showProgress { log.progress("\r\u{1b}[K") } }
         var request = request
         for _ in 0...Self.maxRedirects {
             log.debug("GET \(request.url) \(request.headers.joined(separator: ", "))")
-            let response = try curl.perform(request, into: fd, progress: progress)
+            let response: HTTPResponse
+            do {
+                response = try curl.perform(request, into: fd, progress: progress)
+            } catch var error as CurlError where error.status == 0 {
+                // No HTTP answer: through a proxy, the proxy is the first thing that failed. Say which.
+                if let proxy = settings.proxy { error.message += " (through the proxy \(proxy.redacted))" }
+                throw error
+            }
             log.debug("\(request.url): HTTP \(response.status), \(response.bodyBytes) bytes")
             guard [301, 302, 303, 307, 308].contains(response.status), let location = response.headers["location"] else {
                 return response
@@ -325,11 +332,12 @@ public final class Fetcher: Sendable {
     }
 
     /// Retry-After as seconds: a number, or an HTTP date.
-    static func retryAfter(_ value: String?) -> Int? {
+    /// Retry-After in seconds: a number, or an HTTP date measured from `now` (the run's clock).
+    static func retryAfter(_ value: String?, now: Date) -> Int? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
         if let seconds = Int(value) { return max(0, seconds) }
         guard let date = HTTPDate.parse(value) else { return nil }
-        return max(0, Int(date.timeIntervalSinceNow.rounded(.up)))
+        return max(0, Int(date.timeIntervalSince(now).rounded(.up)))
     }
 
 }

@@ -222,7 +222,7 @@ struct PublicationFetch {
         // on the publisher, reported on every run until it is fixed).
         if response.status == 429 {
             let until = fetcher.gate.backOff(host, status: 429, url: request.url,
-                                             seconds: Fetcher.retryAfter(response.headers["retry-after"]) ?? 3600)
+                                             seconds: Fetcher.retryAfter(response.headers["retry-after"], now: fetcher.gate.clock.now()) ?? 3600)
             throw Problem(message: "\(Redact.url(request.url)): HTTP \(response.status); sigctl sends nothing to \(host) until \(Timestamp.text(until))",
                           rejected: false)
         }

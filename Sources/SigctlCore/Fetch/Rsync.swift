@@ -57,7 +57,7 @@ struct RsyncClient {
         var environment: [String: String] = [:]
         if let proxy = settings.proxy {
             guard let tunnel = proxy.rsyncProxy else {
-                throw .unreachable("rsync can only go through an HTTP proxy, and proxy is \(proxy.redacted)")
+                throw .unreachable((proxy.rsyncProblem ?? "rsync cannot use the proxy") + "; use an HTTP proxy, or set transport = \"http\" for this feed")
             }
             environment["RSYNC_PROXY"] = tunnel
         }
@@ -86,7 +86,9 @@ struct RsyncClient {
             if child.status != 0 { result.problem = Self.errorLine(child.errors) }
             return result
         default:
-            let line = Self.errorLine(child.errors) ?? "rsync exited with status \(child.status)"
+            var line = Self.errorLine(child.errors) ?? "rsync exited with status \(child.status)"
+            // Every connection goes to the proxy first: say which, as for HTTP.
+            if let proxy = settings.proxy { line += " (through the proxy \(proxy.redacted))" }
             if line.contains("max connections") { throw .busy(line) }
             if line.contains("Unknown module") || line.contains("unknown module") { throw .noModule(line) }
             switch child.status {
@@ -103,6 +105,10 @@ struct RsyncClient {
         let lines = errors.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         if let daemon = lines.first(where: { $0.hasPrefix("@ERROR") }) {
             return String(daemon.dropFirst("@ERROR:".count)).trimmingCharacters(in: .whitespaces)
+        }
+        // The proxy's answer to CONNECT ("bad response from proxy -- HTTP/1.0 403 …") has no prefix.
+        if let proxy = lines.first(where: { $0.hasPrefix("bad response from proxy") || $0.hasPrefix("failed to write to proxy") }) {
+            return proxy
         }
         guard var line = lines.first(where: { $0.hasPrefix("rsync:") || $0.hasPrefix("rsync error:") }) else { return nil }
         // "rsync: [Receiver] failed to connect …" → "failed to connect …"

@@ -183,7 +183,7 @@ public struct State: Codable, Sendable {
         for (host, entry) in hosts { hosts[host]?.url = Redact.url(entry.url) }
     }
 
-    public func backoff(forHost host: String, now: Date = Date()) -> HostBackoff? {
+    public func backoff(forHost host: String, now: Date) -> HostBackoff? {
         guard let entry = hosts[host], entry.until > now else { return nil }
         return entry
     }
