@@ -33,30 +33,31 @@ extension Outcome {
 
     /// A message with the file's own URL path and name replaced, so messages about the same cause compare equal.
     static func cause(_ message: String, file: String) -> String {
-        var text = message
-        // "http://host:port/path/file.ndb" → "http://host:port"
-        let urlPattern = try! NSRegularExpression(pattern: "(https?://[^/\\s]+)/[^\\s:;,]*")
-        text = urlPattern.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "$1")
+        let text = urlPath.stringByReplacingMatches(in: message, range: NSRange(message.startIndex..., in: message), withTemplate: "$1")
         return text.replacingOccurrences(of: file, with: "the file")
     }
+
+    /// "http://host:port/path/file.ndb" → "http://host:port"
+    static let urlPath = try! NSRegularExpression(pattern: "(https?://[^/\\s]+)/[^\\s:;,]*")
 
     /// What identifies a cause: curl's message without its timings, which differ from
     /// one file to the next of the same failure ("Failed to connect … after 4 ms",
     /// "… after 0 ms"; "timed out after 30001 milliseconds with 0 bytes received").
     static func causeKey(_ message: String, file: String) -> String {
-        let text = cause(message, file: file)
-        return timing.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "#")
+        replacing(timing, in: cause(message, file: file))
     }
 
-    static let timing = try! NSRegularExpression(
-        pattern: "after [0-9]+ (ms|milliseconds|seconds)|with [0-9]+ (out of [0-9]+ )?bytes received")
+    /// curl's timings and byte counts.
+    static let timingPattern = "after [0-9]+ (ms|milliseconds|seconds)|with [0-9]+ (out of [0-9]+ )?bytes received"
+    static let timing = try! NSRegularExpression(pattern: timingPattern)
 
     /// The parts of a message that change from run to run without the problem changing:
-    /// durations ("after 12 ms"), timestamps, and long numbers such as ports and sizes.
-    static let varying = try! NSRegularExpression(pattern: "after [0-9]+ (ms|milliseconds|seconds)|with [0-9]+ (out of [0-9]+ )?bytes received|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+(Z|[+-][0-9:]+)|[0-9]{4,}")
+    /// curl's timings, timestamps, and long numbers such as ports and sizes.
+    static let varying = try! NSRegularExpression(pattern: timingPattern + "|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+(Z|[+-][0-9:]+)|[0-9]{4,}")
 
-    static func shape(_ text: String?) -> String {
-        let text = text ?? ""
-        return varying.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "#")
+    static func replacing(_ pattern: NSRegularExpression, in text: String) -> String {
+        pattern.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "#")
     }
+
+    static func shape(_ text: String?) -> String { replacing(varying, in: text ?? "") }
 }
